@@ -1,0 +1,81 @@
+// Task: the intrusive node every scheduler queue holds.
+//
+// A task is one word: a function pointer that is called exactly once, either to run the task
+// or to tell it that it was dropped (Shutdown::cancel_pending). Whoever embeds the node (a
+// heap-allocated spawned callable, a future's shared state, a join frame on a stack) owns its
+// memory and frees it from inside that one call, so dropping a task needs no second
+// allocation and no second pointer.
+#pragma once
+
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <new>
+#include <type_traits>
+#include <utility>
+
+namespace forage::detail {
+
+enum class TaskAction : std::uint8_t {
+  run,    // execute the work
+  cancel  // the pool will never run it: release its resources, report it cancelled
+};
+
+struct Task {
+  using Invoke = void (*)(Task* self, TaskAction action) noexcept;
+
+  // Called exactly once. After it returns the node may be freed memory.
+  Invoke invoke;
+};
+
+// Routes an exception escaping a fire-and-forget task to the running pool's on_error handler
+// (stderr outside a worker). Defined in lib/worker_context.cpp.
+void report_task_error(std::exception_ptr error) noexcept;
+
+// Throws InvalidArgument naming `where`; defined in lib/worker_context.cpp.
+[[noreturn]] void throw_empty_callable(const char* where);
+
+// A spawned callable and its node in one heap block.
+template <class F>
+struct HeapTask final : Task {
+  explicit HeapTask(F&& fn) : Task{&HeapTask::invoke_impl}, fn_(std::move(fn)) {}
+  explicit HeapTask(const F& fn) : Task{&HeapTask::invoke_impl}, fn_(fn) {}
+
+  static void invoke_impl(Task* self, TaskAction action) noexcept {
+    auto* task = static_cast<HeapTask*>(self);
+    if (action == TaskAction::run) {
+      try {
+        std::invoke(task->fn_);
+      } catch (...) {
+        report_task_error(std::current_exception());
+      }
+    }
+    delete task;
+  }
+
+  F fn_;
+};
+
+// Is this callable object empty (a null function pointer, an empty std::function)?
+template <class F>
+bool is_empty_callable(const F& fn) noexcept {
+  if constexpr (std::is_pointer_v<F> || std::is_member_pointer_v<F>) {
+    return fn == nullptr;
+  } else if constexpr (std::is_constructible_v<bool, const F&> && !std::is_class_v<F>) {
+    return !static_cast<bool>(fn);
+  } else if constexpr (
+      requires { static_cast<bool>(fn); } && requires { fn == nullptr; }) {
+    return !static_cast<bool>(fn);  // std::function, std::move_only_function
+  } else {
+    return false;  // a lambda or function object is never empty
+  }
+}
+
+// The node for a spawned callable; throws InvalidArgument (naming `where`) for an empty one.
+template <class F>
+Task* make_heap_task(const char* where, F&& fn) {
+  if (is_empty_callable(fn)) throw_empty_callable(where);
+  return new HeapTask<std::decay_t<F>>(std::forward<F>(fn));
+}
+
+}  // namespace forage::detail

@@ -1,0 +1,206 @@
+// WorkDeque: the Chase–Lev work-stealing deque, with the C11 orderings of Lê, Pop, Cohen and
+// Zappa Nardelli, "Correct and Efficient Work-Stealing for Weak Memory Models" (PPoPP 2013).
+//
+// One owner thread pushes and pops at the bottom (LIFO); any thread steals at the top (FIFO).
+// Indices grow without bound (64-bit: no wrap in practice); the ring is a power of two and
+// grows when full. Two known bugs of published versions are avoided here:
+//   - push reloads the buffer after growing it (CDSChecker found the paper's push writing the
+//     element into the replaced buffer);
+//   - steal checks, before claiming a slot, that the buffer it read the slot from is still the
+//     current one; otherwise it reports a lost race (the fix crossbeam made for
+//     RUSTSEC-2021-0093, where a steal racing a buffer swap ran a task twice and lost another).
+// Replaced buffers are retired, not freed: a thief may still be reading one. They are freed
+// when the deque is destroyed, which happens after every thief has stopped (pool
+// destruction). Growth doubles, so retired memory is bounded by the live capacity.
+//
+// Elements live in std::atomic slots accessed with relaxed order, so a stale read by a thief
+// that then loses the top CAS is not a data race; ordering comes from the fences and the
+// top/bottom accesses, as commented at each one.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <type_traits>
+#include <vector>
+
+#include "forage/detail/atomics.hpp"
+
+namespace forage::detail {
+
+enum class StealStatus : std::uint8_t {
+  success,   // the value is ours
+  empty,     // the deque had nothing to steal
+  lost_race  // another thief or the owner took the item first, or the buffer was swapped:
+             // the deque may still hold work, try again
+};
+
+template <class T>
+struct Stolen {
+  StealStatus status;
+  T value;  // meaningful only when status == success
+};
+
+template <class T, class Atoms = DefaultAtomics>
+  requires std::is_trivially_copyable_v<T> && std::is_default_constructible_v<T>
+class WorkDeque {
+  template <class U>
+  using Atomic = typename Atoms::template atomic<U>;
+
+  class Ring {
+   public:
+    explicit Ring(std::int64_t capacity)
+        : mask_(capacity - 1), slots_(new Atomic<T>[static_cast<std::size_t>(capacity)]) {}
+
+    std::int64_t capacity() const noexcept { return mask_ + 1; }
+
+    // relaxed: the slot is published by the release fence + bottom store in push, and read
+    // only after the acquire of bottom (steal) or by the owner itself (pop).
+    void put(std::int64_t index, T value) noexcept {
+      slots_[static_cast<std::size_t>(index & mask_)].store(value, std::memory_order_relaxed);
+    }
+    // relaxed: see put; a thief's read may be stale, in which case its top CAS fails.
+    T get(std::int64_t index) const noexcept {
+      return slots_[static_cast<std::size_t>(index & mask_)].load(std::memory_order_relaxed);
+    }
+
+   private:
+    std::int64_t mask_;
+    std::unique_ptr<Atomic<T>[]> slots_;
+  };
+
+ public:
+  explicit WorkDeque(std::size_t initial_capacity = 256) {
+    std::int64_t capacity = 1;
+    while (static_cast<std::size_t>(capacity) < initial_capacity) capacity <<= 1;
+    rings_.push_back(std::make_unique<Ring>(capacity));
+    // relaxed: construction happens-before any use (the deque is published by thread start).
+    top_.store(0, std::memory_order_relaxed);
+    bottom_.store(0, std::memory_order_relaxed);
+    ring_.store(rings_.back().get(), std::memory_order_relaxed);
+  }
+
+  WorkDeque(const WorkDeque&) = delete;
+  WorkDeque& operator=(const WorkDeque&) = delete;
+
+  // Owner only.
+  void push(T value) {
+    // relaxed: only the owner writes bottom.
+    const std::int64_t bottom = bottom_.load(std::memory_order_relaxed);
+    // acquire: pairs with the top CAS in steal/pop, so the slots thieves have vacated are
+    // really free before we reuse them.
+    const std::int64_t top = top_.load(std::memory_order_acquire);
+    // relaxed: only the owner writes ring_.
+    Ring* ring = ring_.load(std::memory_order_relaxed);
+    if (bottom - top > ring->capacity() - 1) {
+      grow(top, bottom);
+      // relaxed: reload the ring grow just installed; the CDSChecker fix.
+      ring = ring_.load(std::memory_order_relaxed);
+    }
+    ring->put(bottom, value);
+    // release: the slot write above happens-before any thief that acquires the new bottom.
+    Atoms::fence(std::memory_order_release, FenceSite::deque_push_release);
+    // relaxed: ordered after the slot write by the fence above.
+    bottom_.store(bottom + 1, std::memory_order_relaxed);
+  }
+
+  // Owner only. Takes the most recently pushed value.
+  std::optional<T> pop() {
+    // relaxed: only the owner writes bottom.
+    const std::int64_t bottom = bottom_.load(std::memory_order_relaxed) - 1;
+    // relaxed: only the owner writes ring_.
+    Ring* ring = ring_.load(std::memory_order_relaxed);
+    // relaxed: ordered before the top load by the seq_cst fence below.
+    bottom_.store(bottom, std::memory_order_relaxed);
+    // seq_cst: pairs with the fence in steal (store-buffering). Either a thief sees the
+    // reserved bottom and backs off, or we see its top increment and compete by CAS.
+    Atoms::fence(std::memory_order_seq_cst, FenceSite::deque_pop_seq_cst);
+    // relaxed: ordered after the bottom store by the fence above.
+    std::int64_t top = top_.load(std::memory_order_relaxed);
+    if (top > bottom) {  // was empty: undo the reservation
+      // relaxed: restoring our own index; no thief can act on bottom < top.
+      bottom_.store(bottom + 1, std::memory_order_relaxed);
+      return std::nullopt;
+    }
+    T value = ring->get(bottom);
+    if (top < bottom) return value;  // more than one left: thieves cannot reach this slot
+    // Last element: race the thieves for it.
+    // seq_cst on success: pairs with the thieves' top CAS, a single total order decides who
+    // owns the element. relaxed on failure: we only learn that a thief won.
+    const bool won = top_.compare_exchange_strong(top, top + 1, std::memory_order_seq_cst,
+                                                  std::memory_order_relaxed);
+    // relaxed: restore bottom to top + 1 (the deque is now empty either way).
+    bottom_.store(bottom + 1, std::memory_order_relaxed);
+    if (!won) return std::nullopt;
+    return value;
+  }
+
+  // Any thread. Takes the oldest value.
+  Stolen<T> steal() {
+    // acquire: pairs with the top CAS of other thieves and of pop, so a slot they vacated is
+    // not read as ours.
+    std::int64_t top = top_.load(std::memory_order_acquire);
+    // seq_cst: pairs with the fence in pop (store-buffering, see there).
+    Atoms::fence(std::memory_order_seq_cst, FenceSite::deque_steal_seq_cst);
+    // acquire: pairs with the release fence in push; the slot at top is then visible.
+    const std::int64_t bottom = bottom_.load(std::memory_order_acquire);
+    if (top >= bottom) return {StealStatus::empty, T{}};
+    // acquire: pairs with the release store of ring_ in grow; the copied slots are visible.
+    Ring* ring = ring_.load(std::memory_order_acquire);
+    T value = ring->get(top);
+    // acquire: claim the slot only if it came from the current ring. Rings here only grow
+    // and a retired ring is never written again, so the value read is right either way;
+    // the re-check keeps that argument local to this function instead of resting on how
+    // grow works (crossbeam's fix for RUSTSEC-2021-0093 is the same check).
+    if (ring_.load(std::memory_order_acquire) != ring) return {StealStatus::lost_race, T{}};
+    // seq_cst on success: pairs with pop's last-element CAS and other thieves' CAS; one of us
+    // wins the index. relaxed on failure: nothing was claimed.
+    if (!top_.compare_exchange_strong(top, top + 1, std::memory_order_seq_cst,
+                                      std::memory_order_relaxed)) {
+      return {StealStatus::lost_race, T{}};
+    }
+    return {StealStatus::success, value};
+  }
+
+  // Any thread; a snapshot that may be stale by the time it returns.
+  std::size_t size_approx() const noexcept {
+    // relaxed: an estimate for heuristics (whether to wake another worker), never for
+    // correctness.
+    const std::int64_t bottom = bottom_.load(std::memory_order_relaxed);
+    const std::int64_t top = top_.load(std::memory_order_relaxed);
+    return bottom > top ? static_cast<std::size_t>(bottom - top) : 0;
+  }
+
+  bool empty_approx() const noexcept { return size_approx() == 0; }
+
+  // Owner only.
+  std::size_t capacity() const noexcept {
+    // relaxed: only the owner writes ring_.
+    return static_cast<std::size_t>(ring_.load(std::memory_order_relaxed)->capacity());
+  }
+
+ private:
+  // Owner only: copy [top, bottom) into a ring twice the size and retire the old one.
+  void grow(std::int64_t top, std::int64_t bottom) {
+    // relaxed: only the owner writes ring_.
+    Ring* old_ring = ring_.load(std::memory_order_relaxed);
+    auto bigger = std::make_unique<Ring>(old_ring->capacity() * 2);
+    for (std::int64_t i = top; i < bottom; ++i) bigger->put(i, old_ring->get(i));
+    // release: pairs with the acquire loads of ring_ in steal; the copies are visible to a
+    // thief that sees the new ring. The old ring stays allocated in rings_ (retired).
+    ring_.store(bigger.get(), std::memory_order_release);
+    rings_.push_back(std::move(bigger));
+  }
+
+  // Written by thieves (CAS) and the owner (CAS on the last element); read by everyone.
+  alignas(kCacheLine) Atomic<std::int64_t> top_;
+  // Written only by the owner; read by thieves.
+  alignas(kCacheLine) Atomic<std::int64_t> bottom_;
+  // Written only by the owner (grow); read by thieves.
+  Atomic<Ring*> ring_;
+  // Owner only: the live ring is rings_.back(); the others are retired until destruction.
+  std::vector<std::unique_ptr<Ring>> rings_;
+};
+
+}  // namespace forage::detail

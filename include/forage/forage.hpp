@@ -1,0 +1,9 @@
+// forage: a work-stealing scheduler. Include this one header.
+#pragma once
+
+#include "forage/errors.hpp"
+#include "forage/options.hpp"
+#include "forage/pool.hpp"
+#include "forage/single_queue_pool.hpp"
+#include "forage/stats.hpp"
+#include "forage/topology.hpp"

@@ -1,0 +1,87 @@
+// Pool: the work-stealing scheduler.
+//
+// One worker thread per allowed core (by default), each with its own Chase–Lev deque. A task
+// spawned on a worker goes to that worker's deque (LIFO for the owner, stolen FIFO by idle
+// workers); a task spawned from any other thread goes to the injection queue. Idle workers
+// search (own deque, injection queue, victims nearest-first), then park on an event count.
+#pragma once
+
+#include <concepts>
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include "forage/detail/task.hpp"
+#include "forage/errors.hpp"
+#include "forage/options.hpp"
+#include "forage/stats.hpp"
+
+namespace forage {
+
+namespace detail {
+class PoolCore;
+}  // namespace detail
+
+class Pool {
+ public:
+  // Workers above this are refused with InvalidArgument: a bigger pool on one machine is a
+  // configuration mistake (oversubscription is allowed, 256 threads per pool is the limit).
+  static constexpr std::size_t kMaxWorkers = 256;
+
+  // Starts the workers. Throws InvalidArgument (workers > kMaxWorkers), TopologyError.
+  explicit Pool(PoolOptions options = {});
+  // Drains (Shutdown::drain) unless already shut down. Called on one of this pool's own
+  // workers it cannot wait for itself: it closes the pool, lets the workers drain and exit
+  // on their own, and throws WouldDeadlock (so noexcept(false); through a noexcept deleter
+  // such as std::unique_ptr's that becomes std::terminate with the message). As for any
+  // object, destroying it while another thread is still inside one of its calls is a race.
+  ~Pool() noexcept(false);
+
+  Pool(const Pool&) = delete;
+  Pool& operator=(const Pool&) = delete;
+  Pool(Pool&&) = delete;
+  Pool& operator=(Pool&&) = delete;
+
+  // Fire and forget. On one of this pool's workers the task goes to that worker's deque;
+  // from any other thread, to the injection queue. An exception escaping `fn` goes to
+  // PoolOptions::on_error; the worker lives on.
+  // Throws InvalidArgument for an empty callable, PoolClosed after shutdown() (from outside;
+  // tasks a draining task spawns are still accepted, so a drain loses nothing).
+  template <class F>
+    requires(std::invocable<std::decay_t<F>&>)
+  void spawn(F&& fn) { post(detail::make_heap_task("forage::Pool::spawn", std::forward<F>(fn))); }
+
+  // Schedules a task node the caller built (the futures layer and join use this). Takes
+  // ownership: the node's invoke is called exactly once, with TaskAction::run, or with
+  // TaskAction::cancel when it is dropped by Shutdown::cancel_pending or refused because the
+  // pool is closed (then PoolClosed is thrown after the cancel call).
+  void post(detail::Task* task);
+
+  // Blocks until every task spawned before the call, and everything those tasks spawned,
+  // has run (or was cancelled). Throws WouldDeadlock on one of this pool's workers.
+  void wait_idle();
+
+  // Stops accepting tasks from outside, then drains or cancels what is queued, then joins
+  // the workers. Idempotent; concurrent callers all return after the workers are joined.
+  // Throws WouldDeadlock on one of this pool's workers.
+  void shutdown(Shutdown mode = Shutdown::drain);
+
+  bool closed() const noexcept;
+  std::size_t worker_count() const noexcept;
+  const std::string& name() const noexcept;
+  // The OS PU each worker is bound to (empty for Pinning::none).
+  const std::vector<int>& pinning_plan() const noexcept;
+  PoolStats stats() const;
+
+  // On a worker thread of some Pool: that pool and the worker's index; else null / nullopt.
+  static Pool* current() noexcept;
+  static std::optional<std::size_t> current_worker() noexcept;
+
+ private:
+  std::shared_ptr<detail::PoolCore> core_;
+};
+
+}  // namespace forage

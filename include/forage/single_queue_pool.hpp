@@ -1,0 +1,68 @@
+// SingleQueuePool: the baseline every benchmark compares against. One shared FIFO that every
+// spawn and every worker goes through, which is how Python's ThreadPoolExecutor and
+// multiprocessing.Pool work. Same surface as Pool (spawn / post / wait_idle / shutdown /
+// stats), so the algorithms and tests run unchanged on both.
+//
+//   QueueKind::locked     one std::mutex + std::condition_variable guarding a std::deque;
+//                         a spawn signals the condition variable only if a worker sleeps.
+//   QueueKind::lock_free  moodycamel::ConcurrentQueue; idle workers spin briefly, then park on
+//                         the same event count as Pool (lib/parking.md).
+#pragma once
+
+#include <concepts>
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include "forage/detail/task.hpp"
+#include "forage/errors.hpp"
+#include "forage/options.hpp"
+#include "forage/stats.hpp"
+
+namespace forage {
+
+enum class QueueKind { locked, lock_free };
+
+namespace detail {
+class SingleQueueCore;
+}  // namespace detail
+
+class SingleQueuePool {
+ public:
+  static constexpr std::size_t kMaxWorkers = 256;
+
+  // `workers` = 0 means one per allowed core. options.workers is ignored (`workers` wins);
+  // pinning, name, callbacks and topology apply as for Pool.
+  explicit SingleQueuePool(std::size_t workers, QueueKind kind = QueueKind::locked,
+                           PoolOptions options = {});
+  ~SingleQueuePool() noexcept(false);
+
+  SingleQueuePool(const SingleQueuePool&) = delete;
+  SingleQueuePool& operator=(const SingleQueuePool&) = delete;
+  SingleQueuePool(SingleQueuePool&&) = delete;
+  SingleQueuePool& operator=(SingleQueuePool&&) = delete;
+
+  template <class F>
+    requires(std::invocable<std::decay_t<F>&>)
+  void spawn(F&& fn) {
+    post(detail::make_heap_task("forage::SingleQueuePool::spawn", std::forward<F>(fn)));
+  }
+
+  void post(detail::Task* task);
+  void wait_idle();
+  void shutdown(Shutdown mode = Shutdown::drain);
+
+  bool closed() const noexcept;
+  std::size_t worker_count() const noexcept;
+  QueueKind kind() const noexcept;
+  const std::string& name() const noexcept;
+  PoolStats stats() const;
+
+ private:
+  std::shared_ptr<detail::SingleQueueCore> core_;
+};
+
+}  // namespace forage

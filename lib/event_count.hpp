@@ -1,0 +1,92 @@
+// EventCount: lets a worker sleep until work may have arrived, without losing a wake-up and
+// without a producer paying more than a fence and one load while nobody sleeps.
+// The protocol and its proof are in parking.md beside this file.
+//
+//   waiter:   key = prepare_wait();  if (work found) cancel_wait(); else commit_wait(key);
+//   producer: publish work;  notify_one();
+#pragma once
+
+#include <climits>
+#include <cstdint>
+
+#include "forage/detail/atomics.hpp"
+#include "futex.hpp"
+
+namespace forage::detail {
+
+template <class Atoms = DefaultAtomics, class Blocking = FutexBlocking>
+class EventCount {
+  template <class U>
+  using Atomic = typename Atoms::template atomic<U>;
+
+ public:
+  using Key = std::uint32_t;
+
+  EventCount() noexcept {
+    // relaxed: construction happens-before use (published by thread start).
+    waiters_.store(0, std::memory_order_relaxed);
+    epoch_.store(0, std::memory_order_relaxed);
+  }
+
+  // Waiter, step 1: announce. The caller must re-check for work after this returns, then call
+  // exactly one of cancel_wait / commit_wait.
+  Key prepare_wait() noexcept {
+    // relaxed: ordered before the re-check by the seq_cst fence below; producers read it after
+    // their own fence (parking.md, case B).
+    waiters_.fetch_add(1, std::memory_order_relaxed);
+    // acquire: pairs with the release bump in notify. A bump that comes after our fence cannot
+    // be read here (it would put the producer's fence before ours), so the key is the epoch
+    // before any notify that skipped our re-check.
+    const Key key = epoch_.load(std::memory_order_acquire);
+    // seq_cst: pairs with the producer's fence in notify (store-buffering): either the
+    // producer sees our waiters_ increment, or our re-check sees its work.
+    Atoms::fence(std::memory_order_seq_cst, FenceSite::park_waiter_seq_cst);
+    return key;
+  }
+
+  // Waiter, step 2a: the re-check found work (or shutdown).
+  void cancel_wait() noexcept {
+    // relaxed: a stale count only makes a producer do one needless wake.
+    waiters_.fetch_sub(1, std::memory_order_relaxed);
+  }
+
+  // Waiter, step 2b: nothing found; sleep until a notify that came after prepare_wait.
+  void commit_wait(Key key) noexcept {
+    // acquire: pairs with the release bump in notify, so the producer's work is visible
+    // after we wake.
+    while (epoch_.load(std::memory_order_acquire) == key) Blocking::wait(epoch_, key);
+    // relaxed: as in cancel_wait.
+    waiters_.fetch_sub(1, std::memory_order_relaxed);
+  }
+
+  // Producer, after publishing work: wake one sleeper if there is any.
+  void notify_one() noexcept { notify(1); }
+  // Producer: wake every sleeper (shutdown).
+  void notify_all() noexcept { notify(INT_MAX); }
+
+  // Any thread; for statistics and tests.
+  std::uint32_t waiters_approx() const noexcept {
+    // relaxed: a snapshot.
+    return waiters_.load(std::memory_order_relaxed);
+  }
+
+ private:
+  void notify(int count) noexcept {
+    // seq_cst: pairs with the fence in prepare_wait (store-buffering, parking.md).
+    Atoms::fence(std::memory_order_seq_cst, FenceSite::park_producer_seq_cst);
+    // relaxed: ordered after the caller's publication by the fence above. This load is all a
+    // producer pays while nobody sleeps.
+    if (waiters_.load(std::memory_order_relaxed) == 0) return;
+    // release: pairs with the acquire loads of epoch_ in prepare_wait / commit_wait.
+    epoch_.fetch_add(1, std::memory_order_release);
+    Blocking::wake(epoch_, count);
+  }
+
+  // Written by waiters (prepare/cancel/commit); read by producers after their fence.
+  alignas(kCacheLine) Atomic<std::uint32_t> waiters_;
+  // Written by producers (notify); waiters sleep on it (futex word). Wraps harmlessly: a
+  // waiter would need to sleep through exactly 2^32 notifies to miss one.
+  Atomic<std::uint32_t> epoch_;
+};
+
+}  // namespace forage::detail

@@ -1,0 +1,114 @@
+// IdleTracker: admission of tasks from outside, the closed flag, and quiescence — "every
+// task spawned so far, and what those spawned, has finished" — without a shared counter that
+// every task would have to touch.
+//
+// Counting: a task from outside is counted in `external_` when admitted; a task spawned on a
+// worker is counted in that worker's `spawned`; a finished task is counted in the `executed`
+// or `cancelled` of the worker that finished it. The pool is quiescent when
+//   sum(executed + cancelled)  ==  external + sum(spawned).
+//
+// Why reading the counters one by one is enough: the reader loads every finished-count first
+// (acquire), then every spawned-count. Each finished task's spawn count increment
+// happens-before its finish count increment (spawn -> queue publication -> dequeue -> run ->
+// release store of the finish count), so every task counted as finished is also counted as
+// spawned in the later reads. Equal sums therefore mean every task counted as spawned has
+// finished. And every task spawned before the wait began is counted: an outside spawn is
+// sequenced before the waiter's reads (or happens-before through the caller), and a child is
+// counted in `spawned` before its parent's finish count is published.
+//
+// Blocking: waiters (wait_idle, shutdown) use an EventCount; a worker calls
+// notify_idle_waiters() each time it runs out of work, which costs a fence and one load when
+// nobody waits. Store-buffering between "finish count stored; fence; read waiters" and
+// "waiter announced; fence; read counts" means the last finishing worker either wakes the
+// waiter or the waiter sees the final counts (lib/parking.md has the same argument).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+#include "event_count.hpp"
+#include "worker_context.hpp"
+
+namespace forage::detail {
+
+class IdleTracker {
+ public:
+  // Counts one task from outside unless the pool is closed. Any thread.
+  bool try_admit() noexcept {
+    // relaxed: the CAS below re-reads the value.
+    std::uint64_t state = external_.load(std::memory_order_relaxed);
+    do {
+      if ((state & kClosedBit) != 0) return false;
+      // relaxed: the count is published to workers by the queue's own release/acquire (the
+      // enqueue that follows), and to the quiescence reader through the worker's release of
+      // its finish count. Closing is an RMW on the same word, so admit and close are totally
+      // ordered: a task either is admitted before the close or sees the closed bit.
+    } while (!external_.compare_exchange_weak(state, state + kOne, std::memory_order_relaxed,
+                                              std::memory_order_relaxed));
+    return true;
+  }
+
+  // Undoes try_admit when the task could not be queued (allocation failure).
+  void retract() noexcept {
+    // relaxed: as in try_admit.
+    external_.fetch_sub(kOne, std::memory_order_relaxed);
+    notify_idle_waiters();
+  }
+
+  // Returns true if this call closed the pool. Any thread.
+  bool close() noexcept {
+    // acq_rel: totally ordered with try_admit (same word); release makes the close visible
+    // to workers that acquire it in closed().
+    return (external_.fetch_or(kClosedBit, std::memory_order_acq_rel) & kClosedBit) == 0;
+  }
+
+  bool closed() const noexcept {
+    // acquire: pairs with the release in close().
+    return (external_.load(std::memory_order_acquire) & kClosedBit) != 0;
+  }
+
+  // True when everything spawned so far has finished (see the header comment).
+  bool quiescent(const std::vector<WorkerCounters*>& workers) const noexcept {
+    std::uint64_t finished = 0;
+    for (const WorkerCounters* counters : workers) {
+      // acquire: pairs with the worker's release of its finish counts; everything the
+      // finished tasks did, including counting their children, is visible below.
+      finished += counters->executed.load(std::memory_order_acquire);
+      finished += counters->cancelled.load(std::memory_order_acquire);
+    }
+    // relaxed: read after the acquires above; coherence gives at least the values that
+    // happened-before them.
+    std::uint64_t spawned = external_.load(std::memory_order_relaxed) >> 1;
+    for (const WorkerCounters* counters : workers) {
+      spawned += counters->spawned.load(std::memory_order_relaxed);
+    }
+    return finished == spawned;
+  }
+
+  // Blocks until quiescent. Not on a worker of this pool (the caller checks).
+  void wait_quiescent(const std::vector<WorkerCounters*>& workers) noexcept {
+    for (;;) {
+      const auto key = idle_event_.prepare_wait();
+      if (quiescent(workers)) {
+        idle_event_.cancel_wait();
+        return;
+      }
+      idle_event_.commit_wait(key);
+    }
+  }
+
+  // Called by a worker that ran out of work (its finish counts are already stored).
+  void notify_idle_waiters() noexcept { idle_event_.notify_all(); }
+
+ private:
+  static constexpr std::uint64_t kClosedBit = 1;
+  static constexpr std::uint64_t kOne = 2;  // the count lives above the closed bit
+
+  // (count of tasks admitted from outside) << 1 | closed. Written by outside spawners
+  // (try_admit) and close(); read by workers (closed) and quiescence readers.
+  alignas(kCacheLine) std::atomic<std::uint64_t> external_{0};
+  EventCount<> idle_event_;
+};
+
+}  // namespace forage::detail

@@ -1,0 +1,178 @@
+// forage::Pool: construction, post, wait_idle, shutdown. The worker loop is in worker.cpp.
+#include "forage/pool.hpp"
+
+#include <latch>
+#include <new>
+#include <utility>
+
+#include "pool_core.hpp"
+
+namespace forage {
+namespace detail {
+
+PoolCore::PoolCore(PoolOptions options, Pool* owner)
+    : options_(std::move(options)),
+      topology_(options_.topology ? *options_.topology : Topology::discover()),
+      owner_(owner) {
+  const std::size_t workers =
+      resolve_worker_count(options_.workers, Pool::kMaxWorkers, topology_, "forage::Pool");
+  plan_ = topology_.pinning_plan(workers, options_.pinning);
+  slots_.reserve(workers);
+  counters_.reserve(workers);
+  for (std::size_t i = 0; i < workers; ++i) {
+    auto slot = std::make_unique<WorkerSlot>(injection_);
+    slot->victim_tiers = topology_.victim_tiers(workers, plan_, i);
+    slot->random_state = 0x9E3779B97F4A7C15ULL * (i + 1);  // any non-zero seed per worker
+    counters_.push_back(&slot->counters);
+    slots_.push_back(std::move(slot));
+  }
+}
+
+PoolCore::~PoolCore() = default;
+
+void PoolCore::start() {
+  std::lock_guard lock(lifecycle_mutex_);
+  std::latch started(static_cast<std::ptrdiff_t>(slots_.size()));
+  std::shared_ptr<PoolCore> self = shared_from_this();
+  threads_.reserve(slots_.size());
+  try {
+    for (std::size_t i = 0; i < slots_.size(); ++i) {
+      threads_.emplace_back([self, i, &started] { self->run_worker(i, started); });
+    }
+  } catch (...) {
+    // Could not start every thread: stop the ones that did, then report.
+    started.count_down(static_cast<std::ptrdiff_t>(slots_.size() - threads_.size()));
+    idle_.close();
+    parking_.notify_all();
+    for (std::thread& thread : threads_) thread.join();
+    joined_ = true;
+    throw;
+  }
+  started.wait();
+}
+
+bool PoolCore::on_own_worker() const noexcept {
+  const WorkerContext* context = current_worker_context();
+  return context != nullptr && context->scheduler == this;
+}
+
+void PoolCore::post(Task* task) {
+  if (on_own_worker()) {
+    WorkerSlot& me = *slots_[current_worker_context()->index];
+    const bool was_empty = me.deque.empty_approx();
+    const std::uint64_t spawned = me.counters.spawned.load(std::memory_order_relaxed);
+    // release: counted before the task can be seen by anyone (idle_tracker.hpp).
+    me.counters.spawned.store(spawned + 1, std::memory_order_release);
+    try {
+      me.deque.push(task);
+    } catch (...) {  // the deque could not grow: the task was never queued
+      // relaxed: undo our own count; nobody can have finished the task.
+      me.counters.spawned.store(spawned, std::memory_order_relaxed);
+      task->invoke(task, TaskAction::cancel);
+      throw;
+    }
+    // A push onto a non-empty deque needs no wake-up: the push that made it non-empty
+    // already sent one, and a worker that parked since then saw this deque non-empty.
+    if (was_empty && slots_.size() > 1) parking_.notify_one();
+    return;
+  }
+  if (!idle_.try_admit()) {
+    task->invoke(task, TaskAction::cancel);
+    throw PoolClosed("forage::Pool '" + options_.name +
+                     "': spawn after shutdown(); spawn before calling shutdown(), or create a "
+                     "new Pool");
+  }
+  if (!injection_.enqueue(task)) {
+    idle_.retract();
+    task->invoke(task, TaskAction::cancel);
+    throw std::bad_alloc();
+  }
+  parking_.notify_one();
+}
+
+void PoolCore::wait_idle() {
+  if (on_own_worker()) {
+    throw WouldDeadlock("forage::Pool '" + options_.name +
+                        "': wait_idle() on one of its own workers would wait for the task "
+                        "that is calling it; wait from outside the pool, or use a TaskGroup");
+  }
+  idle_.wait_quiescent(counters_);
+}
+
+void PoolCore::shutdown(Shutdown mode) {
+  if (on_own_worker()) {
+    throw WouldDeadlock("forage::Pool '" + options_.name +
+                        "': shutdown() on one of its own workers would join itself; call it "
+                        "from the thread that owns the pool");
+  }
+  std::lock_guard lock(lifecycle_mutex_);
+  if (joined_) return;
+  // relaxed: ordered before the close below, which workers acquire; execute() reads it
+  // as a hint (see there).
+  if (mode == Shutdown::cancel_pending) cancelling_.store(true, std::memory_order_relaxed);
+  idle_.close();
+  parking_.notify_all();  // sleepers re-check: cancel what is queued, or exit when finished
+  for (std::thread& thread : threads_) thread.join();
+  joined_ = true;
+}
+
+void PoolCore::abandon_from_worker() noexcept {
+  std::lock_guard lock(lifecycle_mutex_);
+  if (joined_) return;
+  idle_.close();
+  parking_.notify_all();
+  // Each worker holds a reference to this core; the last one to exit frees it.
+  for (std::thread& thread : threads_) thread.detach();
+  joined_ = true;
+}
+
+void PoolCore::forget_owner() noexcept {
+  // release: pairs with the acquire in Pool::current().
+  owner_.store(nullptr, std::memory_order_release);
+}
+
+}  // namespace detail
+
+Pool::Pool(PoolOptions options)
+    : core_(std::make_shared<detail::PoolCore>(std::move(options), this)) {
+  core_->start();
+}
+
+Pool::~Pool() noexcept(false) {
+  if (!core_) return;
+  core_->forget_owner();
+  if (core_->on_own_worker()) {
+    const std::string name = core_->name();
+    core_->abandon_from_worker();
+    core_.reset();
+    throw WouldDeadlock("forage::Pool '" + name +
+                        "' destroyed on one of its own workers: it cannot join itself, so it "
+                        "was closed and drains in the background; destroy a pool from the "
+                        "thread that created it");
+  }
+  core_->shutdown(Shutdown::drain);
+}
+
+void Pool::post(detail::Task* task) { core_->post(task); }
+void Pool::wait_idle() { core_->wait_idle(); }
+void Pool::shutdown(Shutdown mode) { core_->shutdown(mode); }
+bool Pool::closed() const noexcept { return core_->closed(); }
+std::size_t Pool::worker_count() const noexcept { return core_->worker_count(); }
+const std::string& Pool::name() const noexcept { return core_->name(); }
+const std::vector<int>& Pool::pinning_plan() const noexcept { return core_->pinning_plan(); }
+PoolStats Pool::stats() const { return core_->stats(); }
+
+Pool* Pool::current() noexcept {
+  const detail::WorkerContext* context = detail::current_worker_context();
+  if (context == nullptr || context->pool == nullptr) return nullptr;
+  // acquire: pairs with forget_owner(); a destroyed pool is reported as null.
+  return context->pool->load(std::memory_order_acquire);
+}
+
+std::optional<std::size_t> Pool::current_worker() noexcept {
+  const detail::WorkerContext* context = detail::current_worker_context();
+  if (context == nullptr || context->pool == nullptr) return std::nullopt;
+  return context->index;
+}
+
+}  // namespace forage

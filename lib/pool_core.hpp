@@ -1,0 +1,109 @@
+// PoolCore: the state behind forage::Pool, shared by the Pool handle and its worker threads
+// (each worker holds a reference, so a pool destroyed from its own worker can finish draining
+// on its own). The worker loop is in worker.cpp, the public operations in pool.cpp.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <latch>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <concurrentqueue/concurrentqueue.h>
+
+#include "event_count.hpp"
+#include "forage/detail/task.hpp"
+#include "forage/detail/work_deque.hpp"
+#include "forage/options.hpp"
+#include "forage/stats.hpp"
+#include "forage/topology.hpp"
+#include "idle_tracker.hpp"
+#include "worker_context.hpp"
+
+namespace forage {
+class Pool;
+}
+
+namespace forage::detail {
+
+using InjectionQueue = moodycamel::ConcurrentQueue<Task*>;
+
+// Most tasks a worker takes from the injection queue at once (it runs one, queues the rest).
+inline constexpr std::size_t kInjectionBatch = 32;
+// A worker deque's initial capacity; at least kInjectionBatch (see take_from_injection_queue).
+inline constexpr std::size_t kDequeCapacity = 256;
+static_assert(kDequeCapacity >= kInjectionBatch);
+
+// Everything one worker owns. Padded: neighbours never share a cache line.
+struct alignas(kCacheLine) WorkerSlot {
+  explicit WorkerSlot(InjectionQueue& injection)
+      : deque(kDequeCapacity), injection_token(injection) {}
+
+  WorkerCounters counters;
+  WorkDeque<Task*> deque;
+  moodycamel::ConsumerToken injection_token;
+  // Victims by distance (Topology::victim_tiers); fixed before the thread starts.
+  std::vector<std::vector<std::size_t>> victim_tiers;
+  std::uint64_t random_state = 0;  // xorshift state for victim choice; owner only
+};
+
+class PoolCore : public std::enable_shared_from_this<PoolCore> {
+ public:
+  PoolCore(PoolOptions options, Pool* owner);
+  ~PoolCore();
+
+  // Starts the worker threads; returns once every worker has pinned itself.
+  void start();
+
+  void post(Task* task);
+  void wait_idle();
+  void shutdown(Shutdown mode);
+  // For a destroyed Pool handle: close, let the workers drain and exit on their own.
+  void abandon_from_worker() noexcept;
+
+  bool closed() const noexcept { return idle_.closed(); }
+  bool on_own_worker() const noexcept;
+  std::size_t worker_count() const noexcept { return slots_.size(); }
+  const std::string& name() const noexcept { return options_.name; }
+  const std::vector<int>& pinning_plan() const noexcept { return plan_; }
+  PoolStats stats() const { return collect_stats(counters_); }
+  void forget_owner() noexcept;
+
+  // worker.cpp
+  void run_worker(std::size_t index, std::latch& started);
+
+ private:
+  Task* next_task(WorkerSlot& me);
+  Task* search(WorkerSlot& me, bool& saw_contention);
+  Task* take_from_injection_queue(WorkerSlot& me);
+  Task* steal_from_victims(WorkerSlot& me, bool& saw_contention);
+  void execute(WorkerSlot& me, Task* task) noexcept;
+  void wake_another_if_more_work(const WorkerSlot& me) noexcept;
+  bool finished() const noexcept { return idle_.closed() && idle_.quiescent(counters_); }
+
+  PoolOptions options_;
+  Topology topology_;
+  std::vector<int> plan_;
+  std::atomic<Pool*> owner_;  // written by Pool's destructor; read by Pool::current()
+
+  InjectionQueue injection_;
+  std::vector<std::unique_ptr<WorkerSlot>> slots_;
+  std::vector<WorkerCounters*> counters_;  // &slots_[i]->counters, for IdleTracker
+
+  EventCount<> parking_;  // idle workers sleep here
+  IdleTracker idle_;
+  // Set by shutdown(cancel_pending) before close; read (relaxed) before each task runs.
+  std::atomic<bool> cancelling_{false};
+  std::atomic<bool> pin_error_reported_{false};
+
+  std::mutex lifecycle_mutex_;  // serializes start/shutdown/abandon
+  std::vector<std::thread> threads_;
+  bool joined_ = false;  // guarded by lifecycle_mutex_
+};
+
+}  // namespace forage::detail

@@ -1,0 +1,47 @@
+#include "forage/stats.hpp"
+
+#include "worker_context.hpp"
+
+namespace forage {
+
+namespace {
+template <class Field>
+std::uint64_t sum(const std::vector<WorkerStats>& workers, Field field) {
+  std::uint64_t total = 0;
+  for (const WorkerStats& worker : workers) total += worker.*field;
+  return total;
+}
+}  // namespace
+
+std::uint64_t PoolStats::executed() const noexcept { return sum(workers, &WorkerStats::executed); }
+std::uint64_t PoolStats::cancelled() const noexcept {
+  return sum(workers, &WorkerStats::cancelled);
+}
+std::uint64_t PoolStats::stolen() const noexcept { return sum(workers, &WorkerStats::stolen); }
+std::uint64_t PoolStats::steal_attempts() const noexcept {
+  return sum(workers, &WorkerStats::steal_attempts);
+}
+std::uint64_t PoolStats::parks() const noexcept { return sum(workers, &WorkerStats::parks); }
+
+namespace detail {
+
+WorkerStats WorkerCounters::snapshot() const {
+  // relaxed: statistics; each counter is exact, the set is not one instant.
+  return WorkerStats{.executed = executed.load(std::memory_order_relaxed),
+                     .cancelled = cancelled.load(std::memory_order_relaxed),
+                     .stolen = stolen.load(std::memory_order_relaxed),
+                     .steal_attempts = steal_attempts.load(std::memory_order_relaxed),
+                     .parks = parks.load(std::memory_order_relaxed),
+                     .pinned_cpu = pinned_cpu,
+                     .pin_error = pin_error};
+}
+
+PoolStats collect_stats(const std::vector<WorkerCounters*>& counters) {
+  PoolStats stats;
+  stats.workers.reserve(counters.size());
+  for (const WorkerCounters* worker : counters) stats.workers.push_back(worker->snapshot());
+  return stats;
+}
+
+}  // namespace detail
+}  // namespace forage

@@ -1,0 +1,152 @@
+// The worker loop of forage::Pool. Reads top-down:
+//   run_worker -> next_task: own deque -> search (injection queue, victims) -> park
+#include <algorithm>
+#include <array>
+#include <latch>
+
+#include "backoff.hpp"
+#include "pool_core.hpp"
+
+namespace forage::detail {
+
+namespace {
+
+// A thief that lost the race on a victim retries it this many times before moving on.
+constexpr int kStealRetries = 4;
+
+std::uint64_t next_random(std::uint64_t& state) noexcept {
+  // xorshift64: victim choice needs spread, not quality.
+  state ^= state << 13;
+  state ^= state >> 7;
+  state ^= state << 17;
+  return state;
+}
+
+}  // namespace
+
+void PoolCore::run_worker(std::size_t index, std::latch& started) {
+  WorkerSlot& me = *slots_[index];
+  WorkerThreadScope scope({.context = {.scheduler = this,
+                                       .pool = &owner_,
+                                       .index = index,
+                                       .on_error = &options_.on_error,
+                                       .pool_name = &options_.name},
+                           .options = &options_,
+                           .topology = &topology_,
+                           .pin_cpu = plan_.empty() ? -1 : plan_[index],
+                           .counters = &me.counters,
+                           .pin_error_reported = &pin_error_reported_});
+  started.count_down();  // after pinning: stats() show where every worker runs
+  while (Task* task = next_task(me)) execute(me, task);
+}
+
+void PoolCore::execute(WorkerSlot& me, Task* task) noexcept {
+  // relaxed: a hint; a task that starts just after shutdown(cancel_pending) began is one the
+  // caller could not have told apart from one that started just before.
+  if (cancelling_.load(std::memory_order_relaxed)) {
+    task->invoke(task, TaskAction::cancel);
+    WorkerCounters::bump(me.counters.cancelled, std::memory_order_release);
+  } else {
+    task->invoke(task, TaskAction::run);
+    WorkerCounters::bump(me.counters.executed, std::memory_order_release);
+  }
+}
+
+// Returns the next task to run, or null when the pool is shut down and drained.
+Task* PoolCore::next_task(WorkerSlot& me) {
+  // 1. Own deque, newest first: the task our last one spawned, still in cache.
+  if (std::optional<Task*> task = me.deque.pop()) return *task;
+
+  for (;;) {
+    // 2. Search: injection queue and victims, backing off between rounds.
+    bool saw_contention = false;
+    Backoff backoff;
+    do {
+      if (Task* task = search(me, saw_contention)) {
+        wake_another_if_more_work(me);
+        return task;
+      }
+    } while (backoff.wait());
+
+    // 3. Out of work: tell wait_idle()/shutdown() waiters, then park (lib/parking.md).
+    idle_.notify_idle_waiters();
+    const auto key = parking_.prepare_wait();
+    saw_contention = false;
+    if (Task* task = search(me, saw_contention)) {
+      parking_.cancel_wait();
+      wake_another_if_more_work(me);
+      return task;
+    }
+    if (saw_contention) {  // a steal lost a race: work may remain, search again
+      parking_.cancel_wait();
+      continue;
+    }
+    if (finished()) {
+      parking_.cancel_wait();
+      // Other sleepers must see it too, and so must a shutdown() waiting for quiescence.
+      parking_.notify_all();
+      idle_.notify_idle_waiters();
+      return nullptr;
+    }
+    WorkerCounters::bump(me.counters.parks, std::memory_order_relaxed);
+    parking_.commit_wait(key);
+  }
+}
+
+// One pass over every place work can be: the injection queue, then victims nearest-first.
+Task* PoolCore::search(WorkerSlot& me, bool& saw_contention) {
+  if (Task* task = take_from_injection_queue(me)) return task;
+  if (Task* stolen = steal_from_victims(me, saw_contention)) return stolen;
+  // moodycamel's try_dequeue may miss an item an enqueue is still publishing; size_approx
+  // sees it once the enqueue's tail store is visible.
+  if (injection_.size_approx() != 0) saw_contention = true;
+  return nullptr;
+}
+
+// Takes a share of the injection queue: the first task to run now, the rest onto our own
+// deque, where other workers can steal them. One bulk dequeue costs about what one single
+// dequeue does, so the queue's consumers contend far less under a stream of submits.
+Task* PoolCore::take_from_injection_queue(WorkerSlot& me) {
+  std::array<Task*, kInjectionBatch> batch{};
+  const std::size_t share = injection_.size_approx() / slots_.size() + 1;
+  const std::size_t taken = injection_.try_dequeue_bulk(me.injection_token, batch.begin(),
+                                                        std::min(share, kInjectionBatch));
+  if (taken == 0) return nullptr;
+  // Our deque is empty whenever we search (pop just failed), and its capacity is at least
+  // kInjectionBatch, so these pushes never grow it and cannot fail.
+  for (std::size_t i = taken - 1; i > 0; --i) me.deque.push(batch[i]);
+  return batch[0];
+}
+
+Task* PoolCore::steal_from_victims(WorkerSlot& me, bool& saw_contention) {
+  for (const std::vector<std::size_t>& tier : me.victim_tiers) {
+    const std::size_t start = next_random(me.random_state) % tier.size();
+    for (std::size_t k = 0; k < tier.size(); ++k) {
+      WorkerSlot& victim = *slots_[tier[(start + k) % tier.size()]];
+      for (int attempt = 0; attempt < kStealRetries; ++attempt) {
+        WorkerCounters::bump(me.counters.steal_attempts, std::memory_order_relaxed);
+        const Stolen<Task*> result = victim.deque.steal();
+        if (result.status == StealStatus::success) {
+          WorkerCounters::bump(me.counters.stolen, std::memory_order_relaxed);
+          return result.value;
+        }
+        if (result.status == StealStatus::empty) break;
+        saw_contention = true;  // lost a race: retry this victim
+      }
+    }
+  }
+  return nullptr;
+}
+
+// The spinning-worker rule (lib/parking.md): a worker that leaves the search with a task wakes
+// one more only if visibly more work is waiting, so wakes neither cascade nor get lost.
+void PoolCore::wake_another_if_more_work(const WorkerSlot& me) noexcept {
+  if (slots_.size() == 1) return;
+  bool more = injection_.size_approx() != 0;
+  for (std::size_t i = 0; !more && i < slots_.size(); ++i) {
+    if (slots_[i].get() != &me) more = !slots_[i]->deque.empty_approx();
+  }
+  if (more) parking_.notify_one();
+}
+
+}  // namespace forage::detail
