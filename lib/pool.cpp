@@ -60,6 +60,7 @@ void PoolCore::post(Task* task) {
   if (on_own_worker()) {
     WorkerSlot& me = *slots_[current_worker_context()->index];
     const bool was_empty = me.deque.empty_approx();
+    // relaxed: our own counter; this worker is its only writer.
     const std::uint64_t spawned = me.counters.spawned.load(std::memory_order_relaxed);
     // release: counted before the task can be seen by anyone (idle_tracker.hpp).
     me.counters.spawned.store(spawned + 1, std::memory_order_release);

@@ -57,6 +57,7 @@ class SingleQueueCore : public std::enable_shared_from_this<SingleQueueCore> {
     Worker* me = own_worker();
     std::uint64_t spawned = 0;
     if (me != nullptr) {
+      // relaxed: our own counter; this worker is its only writer.
       spawned = me->counters.spawned.load(std::memory_order_relaxed);
       // release: counted before the task is visible (idle_tracker.hpp).
       me->counters.spawned.store(spawned + 1, std::memory_order_release);
@@ -183,9 +184,11 @@ class SingleQueueCore : public std::enable_shared_from_this<SingleQueueCore> {
       // relaxed: a hint, as in Pool (worker.cpp).
       if (cancelling_.load(std::memory_order_relaxed)) {
         task->invoke(task, TaskAction::cancel);
+        // release: pairs with IdleTracker::quiescent's acquire, as in Pool.
         WorkerCounters::bump(me.counters.cancelled, std::memory_order_release);
       } else {
         task->invoke(task, TaskAction::run);
+        // release: pairs with IdleTracker::quiescent's acquire, as in Pool.
         WorkerCounters::bump(me.counters.executed, std::memory_order_release);
       }
     }
@@ -207,7 +210,7 @@ class SingleQueueCore : public std::enable_shared_from_this<SingleQueueCore> {
       }
       idle_.notify_idle_waiters();
       ++sleepers_;
-      WorkerCounters::bump(me.counters.parks, std::memory_order_relaxed);
+      WorkerCounters::bump(me.counters.parks, std::memory_order_relaxed);  // statistics
       ready_.wait(lock);
       --sleepers_;
     }
@@ -237,7 +240,7 @@ class SingleQueueCore : public std::enable_shared_from_this<SingleQueueCore> {
         idle_.notify_idle_waiters();
         return nullptr;
       }
-      WorkerCounters::bump(me.counters.parks, std::memory_order_relaxed);
+      WorkerCounters::bump(me.counters.parks, std::memory_order_relaxed);  // statistics
       parking_.commit_wait(key);
     }
   }

@@ -45,9 +45,12 @@ void PoolCore::execute(WorkerSlot& me, Task* task) noexcept {
   // caller could not have told apart from one that started just before.
   if (cancelling_.load(std::memory_order_relaxed)) {
     task->invoke(task, TaskAction::cancel);
+    // release: pairs with IdleTracker::quiescent's acquire (idle_tracker.hpp).
     WorkerCounters::bump(me.counters.cancelled, std::memory_order_release);
   } else {
     task->invoke(task, TaskAction::run);
+    // release: the task's effects and the children it counted happen-before a reader that
+    // acquires this count (IdleTracker::quiescent).
     WorkerCounters::bump(me.counters.executed, std::memory_order_release);
   }
 }
@@ -88,7 +91,7 @@ Task* PoolCore::next_task(WorkerSlot& me) {
       idle_.notify_idle_waiters();
       return nullptr;
     }
-    WorkerCounters::bump(me.counters.parks, std::memory_order_relaxed);
+    WorkerCounters::bump(me.counters.parks, std::memory_order_relaxed);  // statistics
     parking_.commit_wait(key);
   }
 }
@@ -124,10 +127,11 @@ Task* PoolCore::steal_from_victims(WorkerSlot& me, bool& saw_contention) {
     for (std::size_t k = 0; k < tier.size(); ++k) {
       WorkerSlot& victim = *slots_[tier[(start + k) % tier.size()]];
       for (int attempt = 0; attempt < kStealRetries; ++attempt) {
+        // relaxed: statistics.
         WorkerCounters::bump(me.counters.steal_attempts, std::memory_order_relaxed);
         const Stolen<Task*> result = victim.deque.steal();
         if (result.status == StealStatus::success) {
-          WorkerCounters::bump(me.counters.stolen, std::memory_order_relaxed);
+          WorkerCounters::bump(me.counters.stolen, std::memory_order_relaxed);  // statistics
           return result.value;
         }
         if (result.status == StealStatus::empty) break;
