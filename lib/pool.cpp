@@ -141,9 +141,9 @@ Pool::Pool(PoolOptions options)
 
 Pool::~Pool() noexcept(false) {
   if (!core_) return;
-  core_->forget_owner();
   if (core_->on_own_worker()) {
     const std::string name = core_->name();
+    core_->forget_owner();  // this object is gone once we throw
     core_->abandon_from_worker();
     core_.reset();
     throw WouldDeadlock("forage::Pool '" + name +
@@ -151,7 +151,10 @@ Pool::~Pool() noexcept(false) {
                         "was closed and drains in the background; destroy a pool from the "
                         "thread that created it");
   }
+  // Draining tasks may still call Pool::current()->spawn(): this object stays valid until
+  // the workers are joined.
   core_->shutdown(Shutdown::drain);
+  core_->forget_owner();
 }
 
 void Pool::post(detail::Task* task) { core_->post(task); }

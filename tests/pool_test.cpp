@@ -41,6 +41,20 @@ TEST(Pool, CurrentNamesThePoolAndWorkerOnAWorker) {
   EXPECT_LT(seen_worker.load(std::memory_order_relaxed), 2u);
 }
 
+TEST(Pool, TasksDrainedByTheDestructorCanStillSpawnThroughCurrent) {
+  std::atomic<int> children{0};
+  {
+    Pool pool({.workers = 2});
+    for (int i = 0; i < 100; ++i) {
+      pool.spawn([&] {
+        // relaxed: read after the destructor joined the workers.
+        Pool::current()->spawn([&] { children.fetch_add(1, std::memory_order_relaxed); });
+      });
+    }
+  }
+  EXPECT_EQ(children.load(std::memory_order_relaxed), 100);
+}
+
 TEST(Pool, DefaultWorkerCountIsOnePerAllowedCore) {
   Pool pool;
   EXPECT_EQ(pool.worker_count(), Topology::discover().core_count());
