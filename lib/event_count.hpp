@@ -51,18 +51,30 @@ class EventCount {
   }
 
   // Waiter, step 2b: nothing found; sleep until a notify that came after prepare_wait.
-  void commit_wait(Key key) noexcept {
+  // `tag` lets a notify prefer this waiter (futex.hpp); it does not change which notifies
+  // wake it.
+  void commit_wait(Key key, std::uint32_t tag = kAnyWaiter) noexcept {
     // acquire: pairs with the release bump in notify, so the producer's work is visible
     // after we wake.
-    while (epoch_.load(std::memory_order_acquire) == key) Blocking::wait(epoch_, key);
+    while (epoch_.load(std::memory_order_acquire) == key) Blocking::wait(epoch_, key, tag);
     // relaxed: as in cancel_wait.
     waiters_.fetch_sub(1, std::memory_order_relaxed);
   }
 
   // Producer, after publishing work: wake one sleeper if there is any.
-  void notify_one() noexcept { notify(1); }
+  void notify_one() noexcept {
+    notify(1, [] { return kAnyWaiter; });
+  }
+  // The same, preferring a sleeper whose tag intersects prefer(); prefer is called only when
+  // someone sleeps, so the fast path stays one fence and one load.
+  template <class Prefer>
+  void notify_one_preferring(Prefer prefer) noexcept {
+    notify(1, prefer);
+  }
   // Producer: wake every sleeper (shutdown).
-  void notify_all() noexcept { notify(INT_MAX); }
+  void notify_all() noexcept {
+    notify(INT_MAX, [] { return kAnyWaiter; });
+  }
 
   // Any thread; for statistics and tests.
   std::uint32_t waiters_approx() const noexcept {
@@ -71,7 +83,8 @@ class EventCount {
   }
 
  private:
-  void notify(int count) noexcept {
+  template <class Prefer>
+  void notify(int count, Prefer prefer) noexcept {
     // seq_cst: pairs with the fence in prepare_wait (store-buffering, parking.md).
     Atoms::fence(std::memory_order_seq_cst, FenceSite::park_producer_seq_cst);
     // relaxed: ordered after the caller's publication by the fence above. This load is all a
@@ -79,7 +92,7 @@ class EventCount {
     if (waiters_.load(std::memory_order_relaxed) == 0) return;
     // release: pairs with the acquire loads of epoch_ in prepare_wait / commit_wait.
     epoch_.fetch_add(1, std::memory_order_release);
-    Blocking::wake(epoch_, count);
+    Blocking::wake(epoch_, count, prefer());
   }
 
   // Written by waiters (prepare/cancel/commit); read by producers after their fence.

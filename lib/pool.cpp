@@ -17,10 +17,12 @@ PoolCore::PoolCore(PoolOptions options, Pool* owner)
   const std::size_t workers =
       resolve_worker_count(options_.workers, Pool::kMaxWorkers, topology_, "forage::Pool");
   plan_ = topology_.pinning_plan(workers, options_.pinning);
+  wake_targets_ = WakeTargets(plan_);
   slots_.reserve(workers);
   counters_.reserve(workers);
   for (std::size_t i = 0; i < workers; ++i) {
     auto slot = std::make_unique<WorkerSlot>(injection_);
+    slot->index = i;
     slot->victim_tiers = topology_.victim_tiers(workers, plan_, i);
     slot->random_state = 0x9E3779B97F4A7C15ULL * (i + 1);  // any non-zero seed per worker
     counters_.push_back(&slot->counters);
@@ -88,7 +90,7 @@ void PoolCore::post(Task* task) {
     task->invoke(task, TaskAction::cancel);
     throw std::bad_alloc();
   }
-  parking_.notify_one();
+  parking_.notify_one_preferring([this] { return wake_targets_.on_current_cpu(); });
 }
 
 void PoolCore::wait_idle() {

@@ -23,6 +23,7 @@
 #include "forage/stats.hpp"
 #include "forage/topology.hpp"
 #include "idle_tracker.hpp"
+#include "wake_targets.hpp"
 #include "worker_context.hpp"
 
 namespace forage {
@@ -44,6 +45,7 @@ struct alignas(kCacheLine) WorkerSlot {
   explicit WorkerSlot(InjectionQueue& injection)
       : deque(kDequeCapacity), injection_token(injection) {}
 
+  std::size_t index = 0;  // fixed before the thread starts
   WorkerCounters counters;
   WorkDeque<Task*> deque;
   moodycamel::ConsumerToken injection_token;
@@ -95,7 +97,8 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
   std::vector<std::unique_ptr<WorkerSlot>> slots_;
   std::vector<WorkerCounters*> counters_;  // &slots_[i]->counters, for IdleTracker
 
-  EventCount<> parking_;  // idle workers sleep here
+  EventCount<> parking_;      // idle workers sleep here
+  WakeTargets wake_targets_;  // built from plan_
   IdleTracker idle_;
   // Set by shutdown(cancel_pending) before close; read (relaxed) before each task runs.
   std::atomic<bool> cancelling_{false};

@@ -15,6 +15,7 @@
 #include "backoff.hpp"
 #include "event_count.hpp"
 #include "idle_tracker.hpp"
+#include "wake_targets.hpp"
 #include "worker_context.hpp"
 
 namespace forage {
@@ -29,6 +30,7 @@ class SingleQueueCore : public std::enable_shared_from_this<SingleQueueCore> {
     const std::size_t count = resolve_worker_count(workers, SingleQueuePool::kMaxWorkers, topology_,
                                                    "forage::SingleQueuePool");
     plan_ = topology_.pinning_plan(count, options_.pinning);
+    wake_targets_ = WakeTargets(plan_);
     for (std::size_t i = 0; i < count; ++i) {
       workers_.push_back(std::make_unique<Worker>(lock_free_queue_));
       counters_.push_back(&workers_.back()->counters);
@@ -161,8 +163,13 @@ class SingleQueueCore : public std::enable_shared_from_this<SingleQueueCore> {
     }
     const bool queued = me != nullptr ? lock_free_queue_.enqueue(me->producer_token, task)
                                       : lock_free_queue_.enqueue(task);
-    if (queued) parking_.notify_one();
-    return queued;
+    if (!queued) return false;
+    if (me != nullptr) {
+      parking_.notify_one();
+    } else {  // from outside: prefer a sleeper on our CPU, as Pool does (wake_targets.hpp)
+      parking_.notify_one_preferring([this] { return wake_targets_.on_current_cpu(); });
+    }
+    return true;
   }
 
   void run_worker(std::size_t index, std::latch& started) {
@@ -179,7 +186,7 @@ class SingleQueueCore : public std::enable_shared_from_this<SingleQueueCore> {
                              .pin_error_reported = &pin_error_reported_});
     started.count_down();
     for (;;) {
-      Task* task = kind_ == QueueKind::locked ? next_locked(me) : next_lock_free(me);
+      Task* task = kind_ == QueueKind::locked ? next_locked(me) : next_lock_free(me, index);
       if (task == nullptr) break;
       // relaxed: a hint, as in Pool (worker.cpp).
       if (cancelling_.load(std::memory_order_relaxed)) {
@@ -216,7 +223,7 @@ class SingleQueueCore : public std::enable_shared_from_this<SingleQueueCore> {
     }
   }
 
-  Task* next_lock_free(Worker& me) {
+  Task* next_lock_free(Worker& me, std::size_t index) {
     Task* task = nullptr;
     for (;;) {
       Backoff backoff;
@@ -241,7 +248,7 @@ class SingleQueueCore : public std::enable_shared_from_this<SingleQueueCore> {
         return nullptr;
       }
       WorkerCounters::bump(me.counters.parks, std::memory_order_relaxed);  // statistics
-      parking_.commit_wait(key);
+      parking_.commit_wait(key, WakeTargets::tag_of(index));
     }
   }
 
@@ -265,6 +272,7 @@ class SingleQueueCore : public std::enable_shared_from_this<SingleQueueCore> {
   // QueueKind::lock_free (constructed for both; the tokens need it)
   moodycamel::ConcurrentQueue<Task*> lock_free_queue_;
   EventCount<> parking_;
+  WakeTargets wake_targets_;
 
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<WorkerCounters*> counters_;

@@ -92,7 +92,7 @@ Task* PoolCore::next_task(WorkerSlot& me) {
       return nullptr;
     }
     WorkerCounters::bump(me.counters.parks, std::memory_order_relaxed);  // statistics
-    parking_.commit_wait(key);
+    parking_.commit_wait(key, WakeTargets::tag_of(me.index));
   }
 }
 

@@ -1,4 +1,5 @@
 // Pool-specific behaviour: worker identity, stealing, pinning, parking.
+#include <sched.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -212,6 +213,32 @@ TEST(Pool, SubmitToAnIdlePoolWakesOneWorker) {
     if (after.workers[i].parks != before.workers[i].parks) ++woken;
   }
   EXPECT_EQ(woken, 1);
+}
+
+TEST(Pool, SubmitFromOutsidePrefersTheSleeperOnTheSubmittersCpu) {
+  WorkerThreads threads;
+  Pool pool(threads.options(2));
+  const std::vector<int>& plan = pool.pinning_plan();
+  ASSERT_EQ(plan.size(), 2u);
+  // Run this thread on the CPU of the last worker (the one a FIFO wake would not pick).
+  cpu_set_t original;
+  ASSERT_EQ(sched_getaffinity(0, sizeof original, &original), 0);
+  cpu_set_t target;
+  CPU_ZERO(&target);
+  CPU_SET(plan[1], &target);
+  ASSERT_EQ(sched_setaffinity(0, sizeof target, &target), 0);
+
+  wait_until_all_sleeping(threads);
+  const PoolStats before = pool.stats();
+  pool.spawn([] {});
+  pool.wait_idle();
+  wait_until_all_sleeping(threads);
+  const PoolStats after = pool.stats();
+  sched_setaffinity(0, sizeof original, &original);
+
+  EXPECT_EQ(after.workers[0].parks, before.workers[0].parks) << "the other worker was woken";
+  EXPECT_GT(after.workers[1].parks, before.workers[1].parks);
+  EXPECT_EQ(after.workers[1].executed, before.workers[1].executed + 1);
 }
 
 }  // namespace

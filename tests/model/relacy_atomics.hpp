@@ -226,12 +226,16 @@ struct RelacyAtomics {
 };
 
 // EventCount's blocking policy (the counterpart of FutexBlocking in lib/futex.hpp).
+// Tags and preferences are ignored: a wake reaches any sleeper. That is what FutexBlocking
+// guarantees too (a targeted wake that finds nobody falls back to waking anyone); which
+// sleeper it picks is a latency choice, not part of the no-lost-wake-up argument.
 struct RelacyBlocking {
-  static void wait(RelacyFutexWord& word, std::uint32_t expected,
+  static void wait(RelacyFutexWord& word, std::uint32_t expected, std::uint32_t /*tag*/,
                    CallSite site = CallSite::current()) {
     word.wait(expected, site);
   }
-  static void wake(RelacyFutexWord& word, int count, CallSite site = CallSite::current()) {
+  static void wake(RelacyFutexWord& word, int count, std::uint32_t /*preferred*/,
+                   CallSite site = CallSite::current()) {
     word.wake(count, site);
   }
 };
