@@ -11,6 +11,8 @@
 
 #include <gtest/gtest.h>
 
+#include "failing_allocator.hpp"
+
 namespace forage::detail {
 namespace {
 
@@ -215,6 +217,24 @@ TEST(WorkDeque, HoldsPointers) {
   EXPECT_EQ(deque.steal().value, &a);
   EXPECT_EQ(deque.pop(), &b);
   EXPECT_EQ(deque.pop(), std::nullopt);
+}
+
+// Growing allocates twice (the bigger ring, then the retired-ring list's slot). If either
+// fails, push throws and the deque is exactly as before: the new ring is never installed.
+TEST(WorkDeque, FailedGrowthLeavesTheDequeUnchanged) {
+  for (long succeed_first : {0L, 1L}) {
+    WorkDeque<int> deque(2);
+    deque.push(1);
+    deque.push(2);
+    {
+      test::FailAllocation fail(succeed_first);
+      EXPECT_THROW(deque.push(3), std::bad_alloc) << "allocation " << succeed_first;
+    }
+    EXPECT_EQ(deque.capacity(), 2u);
+    EXPECT_EQ(deque.size_approx(), 2u);
+    deque.push(3);  // grows now
+    EXPECT_EQ(steal_all(deque), (std::vector<int>{1, 2, 3}));
+  }
 }
 
 }  // namespace

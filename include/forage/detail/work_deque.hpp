@@ -185,12 +185,14 @@ class WorkDeque {
   void grow(std::int64_t top, std::int64_t bottom) {
     // relaxed: only the owner writes ring_.
     Ring* old_ring = ring_.load(std::memory_order_relaxed);
+    // Both allocations happen before the new ring is installed: if either throws, the deque
+    // is unchanged and push reports the failure.
     auto bigger = std::make_unique<Ring>(old_ring->capacity() * 2);
     for (std::int64_t i = top; i < bottom; ++i) bigger->put(i, old_ring->get(i));
+    rings_.push_back(std::move(bigger));
     // release: pairs with the acquire loads of ring_ in steal; the copies are visible to a
     // thief that sees the new ring. The old ring stays allocated in rings_ (retired).
-    ring_.store(bigger.get(), std::memory_order_release);
-    rings_.push_back(std::move(bigger));
+    ring_.store(rings_.back().get(), std::memory_order_release);
   }
 
   // Written by thieves (CAS) and the owner (CAS on the last element); read by everyone.
