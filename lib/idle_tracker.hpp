@@ -49,7 +49,8 @@ class IdleTracker {
     return true;
   }
 
-  // Undoes try_admit when the task could not be queued (allocation failure).
+  // Undoes try_admit when the task could not be queued (allocation failure). The caller
+  // must also wake its parked workers: a drain may be waiting for this count.
   void retract() noexcept {
     // relaxed: as in try_admit.
     external_.fetch_sub(kOne, std::memory_order_relaxed);

@@ -61,7 +61,7 @@ class SingleQueueCore : public std::enable_shared_from_this<SingleQueueCore> {
     if (me != nullptr) {
       // relaxed: our own counter; this worker is its only writer.
       spawned = me->counters.spawned.load(std::memory_order_relaxed);
-      // release: counted before the task is visible (idle_tracker.hpp).
+      // release: the queue's publication already orders it for the quiescence proof.
       me->counters.spawned.store(spawned + 1, std::memory_order_release);
     } else if (!idle_.try_admit()) {
       task->invoke(task, TaskAction::cancel);
@@ -76,6 +76,7 @@ class SingleQueueCore : public std::enable_shared_from_this<SingleQueueCore> {
       } else {
         idle_.retract();
       }
+      wake_all_workers();  // parked workers may be waiting for that count to drain
       task->invoke(task, TaskAction::cancel);
       throw std::bad_alloc();
     }
@@ -139,8 +140,12 @@ class SingleQueueCore : public std::enable_shared_from_this<SingleQueueCore> {
 
   void close_and_wake() {
     idle_.close();
+    wake_all_workers();
+  }
+
+  void wake_all_workers() {
     if (kind_ == QueueKind::locked) {
-      // Taking the mutex orders the close before any worker's next check under it.
+      // Taking the mutex orders what changed before any worker's next check under it.
       { std::lock_guard lock(mutex_); }
       ready_.notify_all();
     } else {
@@ -151,10 +156,12 @@ class SingleQueueCore : public std::enable_shared_from_this<SingleQueueCore> {
   bool enqueue(Task* task, Worker* me) {
     if (kind_ == QueueKind::locked) {
       bool wake = false;
-      {
+      try {
         std::lock_guard lock(mutex_);
-        queue_.push_back(task);  // bad_alloc propagates with nothing queued
+        queue_.push_back(task);
         wake = sleepers_ > 0;
+      } catch (const std::bad_alloc&) {
+        return false;  // nothing queued; post() rolls the count back
       }
       // Python's queue signals on every put; signalling only when a worker waits saves the
       // futex call while everyone is busy.
