@@ -61,10 +61,10 @@ bool PoolCore::on_own_worker() const noexcept {
 void PoolCore::post(Task* task) {
   if (on_own_worker()) {
     WorkerSlot& me = *slots_[current_worker_context()->index];
-    const bool was_empty = me.deque.empty_approx();
     // relaxed: our own counter; this worker is its only writer.
     const std::uint64_t spawned = me.counters.spawned.load(std::memory_order_relaxed);
-    // release: counted before the task can be seen by anyone (idle_tracker.hpp).
+    // release: not needed by the quiescence proof (the deque's publication orders it);
+    // release keeps the count ordered before the push for any future reader.
     me.counters.spawned.store(spawned + 1, std::memory_order_release);
     try {
       me.deque.push(task);
@@ -74,9 +74,10 @@ void PoolCore::post(Task* task) {
       task->invoke(task, TaskAction::cancel);
       throw;
     }
-    // A push onto a non-empty deque needs no wake-up: the push that made it non-empty
-    // already sent one, and a worker that parked since then saw this deque non-empty.
-    if (was_empty && slots_.size() > 1) parking_.notify_one();
+    // Every push notifies (a fence and one load while nobody sleeps). Skipping it when the
+    // deque looked non-empty loses wake-ups: a thief can empty it between our look and our
+    // push, check it, and park.
+    if (slots_.size() > 1) parking_.notify_one();
     return;
   }
   if (!idle_.try_admit()) {
@@ -87,6 +88,9 @@ void PoolCore::post(Task* task) {
   }
   if (!injection_.enqueue(task)) {
     idle_.retract();
+    // Workers parked while the admitted task was counted may be waiting for it to finish a
+    // drain; the count just dropped, so let them re-check.
+    parking_.notify_all();
     task->invoke(task, TaskAction::cancel);
     throw std::bad_alloc();
   }

@@ -85,7 +85,7 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
   Task* take_from_injection_queue(WorkerSlot& me);
   Task* steal_from_victims(WorkerSlot& me, bool& saw_contention);
   void execute(WorkerSlot& me, Task* task) noexcept;
-  void wake_another_if_more_work(const WorkerSlot& me) noexcept;
+  void wake_another_if_more_work() noexcept;
   bool finished() const noexcept { return idle_.closed() && idle_.quiescent(counters_); }
 
   PoolOptions options_;

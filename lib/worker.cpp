@@ -66,7 +66,7 @@ Task* PoolCore::next_task(WorkerSlot& me) {
     Backoff backoff;
     do {
       if (Task* task = search(me, saw_contention)) {
-        wake_another_if_more_work(me);
+        wake_another_if_more_work();
         return task;
       }
     } while (backoff.wait());
@@ -77,7 +77,7 @@ Task* PoolCore::next_task(WorkerSlot& me) {
     saw_contention = false;
     if (Task* task = search(me, saw_contention)) {
       parking_.cancel_wait();
-      wake_another_if_more_work(me);
+      wake_another_if_more_work();
       return task;
     }
     if (saw_contention) {  // a steal lost a race: work may remain, search again
@@ -144,11 +144,13 @@ Task* PoolCore::steal_from_victims(WorkerSlot& me, bool& saw_contention) {
 
 // The spinning-worker rule (lib/parking.md): a worker that leaves the search with a task wakes
 // one more only if visibly more work is waiting, so wakes neither cascade nor get lost.
-void PoolCore::wake_another_if_more_work(const WorkerSlot& me) noexcept {
+// Our own deque counts: a share taken from the injection queue was just pushed onto it, and
+// a worker that checked it a moment earlier may be parking.
+void PoolCore::wake_another_if_more_work() noexcept {
   if (slots_.size() == 1) return;
   bool more = injection_.size_approx() != 0;
   for (std::size_t i = 0; !more && i < slots_.size(); ++i) {
-    if (slots_[i].get() != &me) more = !slots_[i]->deque.empty_approx();
+    more = !slots_[i]->deque.empty_approx();
   }
   if (more) parking_.notify_one();
 }

@@ -1,6 +1,7 @@
 // Long concurrent runs: many tasks, many spawners, shutdown racing spawns. Sizes shrink
 // under sanitizers (test_support.hpp); a watchdog turns a hang into a failure.
 #include <atomic>
+#include <iostream>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -124,6 +125,32 @@ TYPED_TEST(SchedulerStress, OversubscribedPoolUnderConstantLoadLosesNothing) {
   pool->wait_idle();
   EXPECT_EQ(ran.load(std::memory_order_relaxed), 4 * per_spawner);
   EXPECT_EQ(cancelled.load(std::memory_order_relaxed), 0u);
+}
+
+// Two tasks from outside that can only finish together (each waits for the other to start).
+// With 2 workers they must run at the same time: if one sits in a busy worker's deque while
+// the other worker sleeps (a lost wake-up), the pair deadlocks and the watchdog fails the
+// test. A random pause before each round lets the workers be anywhere in their search.
+TYPED_TEST(SchedulerStress, TwoTasksThatWaitForEachOtherAlwaysRunTogether) {
+  const std::size_t rounds = test::scaled(20'000);
+  auto pool = TypeParam::make(2);
+  const std::uint64_t seed = test::test_seed();
+  std::cout << "[ stress   ] seed " << seed << "\n";
+  test::Jitter jitter(seed, 256);
+  test::Watchdog watchdog("rendezvous of two outside tasks", 300s);
+  for (std::size_t round = 0; round < rounds; ++round) {
+    std::atomic<int> arrived{0};
+    auto meet = [&arrived] {
+      // acq_rel / acquire: each side sees the other's arrival.
+      arrived.fetch_add(1, std::memory_order_acq_rel);
+      while (arrived.load(std::memory_order_acquire) < 2) std::this_thread::yield();
+    };
+    jitter();
+    pool->spawn(meet);
+    pool->spawn(meet);
+    pool->wait_idle();
+  }
+  EXPECT_EQ(pool->stats().executed(), 2 * rounds);
 }
 
 }  // namespace
