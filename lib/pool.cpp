@@ -63,9 +63,9 @@ void PoolCore::post(Task* task) {
     WorkerSlot& me = *slots_[current_worker_context()->index];
     // relaxed: our own counter; this worker is its only writer.
     const std::uint64_t spawned = me.counters.spawned.load(std::memory_order_relaxed);
-    // release: not needed by the quiescence proof (the deque's publication orders it);
-    // release keeps the count ordered before the push for any future reader.
-    me.counters.spawned.store(spawned + 1, std::memory_order_release);
+    // relaxed: the push's release fence publishes it with the task, and our later release
+    // of `executed` (after the running task ends) publishes it to quiescence readers.
+    me.counters.spawned.store(spawned + 1, std::memory_order_relaxed);
     try {
       me.deque.push(task);
     } catch (...) {  // the deque could not grow: the task was never queued

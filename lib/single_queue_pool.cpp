@@ -61,8 +61,9 @@ class SingleQueueCore : public std::enable_shared_from_this<SingleQueueCore> {
     if (me != nullptr) {
       // relaxed: our own counter; this worker is its only writer.
       spawned = me->counters.spawned.load(std::memory_order_relaxed);
-      // release: the queue's publication already orders it for the quiescence proof.
-      me->counters.spawned.store(spawned + 1, std::memory_order_release);
+      // relaxed: the enqueue's release publishes it with the task, and our later release of
+      // `executed` (after the running task ends) publishes it to quiescence readers.
+      me->counters.spawned.store(spawned + 1, std::memory_order_relaxed);
     } else if (!idle_.try_admit()) {
       task->invoke(task, TaskAction::cancel);
       throw PoolClosed("forage::SingleQueuePool '" + options_.name +

@@ -29,8 +29,8 @@ struct alignas(kCacheLine) WorkerCounters {
   // below) happen-before a reader that acquires the new count (quiescence, idle_tracker.hpp).
   std::atomic<std::uint64_t> executed{0};
   std::atomic<std::uint64_t> cancelled{0};
-  // release (in post): not needed by the quiescence proof, which gets its order from the
-  // queue or deque that publishes the task (idle_tracker.hpp); read relaxed there.
+  // relaxed: published by the queue or deque that carries the task and by the spawning
+  // worker's later release of `executed` (idle_tracker.hpp).
   std::atomic<std::uint64_t> spawned{0};
   // relaxed: statistics only.
   std::atomic<std::uint64_t> stolen{0};

@@ -23,6 +23,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <ostream>
 #include <sstream>
 #include <streambuf>
@@ -96,7 +97,7 @@ inline rl::memory_order to_relacy(std::memory_order order) noexcept {
     case std::memory_order_relaxed:
       return rl::mo_relaxed;
     case std::memory_order_consume:
-      return rl::mo_consume;
+      break;  // forage never uses consume (STYLE.md); reaching here fails the model run
     case std::memory_order_acquire:
       return rl::mo_acquire;
     case std::memory_order_release:
@@ -106,7 +107,7 @@ inline rl::memory_order to_relacy(std::memory_order order) noexcept {
     case std::memory_order_seq_cst:
       return rl::mo_seq_cst;
   }
-  return rl::mo_seq_cst;
+  std::abort();
 }
 
 // rl::atomic<T> behind the std::atomic member functions the shipped code calls. Each call
