@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <climits>
+#include <ctime>
 
 namespace forage::detail {
 
@@ -17,6 +18,20 @@ void futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected,
   // follows a change of the word is never missed. EINTR/EAGAIN are spurious returns.
   syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAIT_BITSET_PRIVATE, expected,
           nullptr, nullptr, tag);
+}
+
+void futex_wait_until(std::atomic<std::uint32_t>& word, std::uint32_t expected,
+                      std::chrono::steady_clock::time_point deadline) noexcept {
+  const auto since_epoch = deadline.time_since_epoch();
+  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(since_epoch);
+  timespec absolute{};
+  absolute.tv_sec = static_cast<time_t>(seconds.count());
+  absolute.tv_nsec = static_cast<long>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(since_epoch - seconds).count());
+  // FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC deadline. ETIMEDOUT, EINTR and
+  // EAGAIN all return; the caller re-checks the word and the clock.
+  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAIT_BITSET_PRIVATE, expected,
+          &absolute, nullptr, kAnyWaiter);
 }
 
 int futex_wake(std::atomic<std::uint32_t>& word, int count, std::uint32_t mask) noexcept {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 
 #include "forage/detail/atomics.hpp"
@@ -15,6 +16,9 @@ inline constexpr std::uint32_t kAnyWaiter = ~std::uint32_t{0};
 // Sleeps while `word` holds `expected`, tagged with `tag`; may return spuriously. Callers loop.
 void futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected,
                 std::uint32_t tag = kAnyWaiter) noexcept;
+// As futex_wait, but gives up at `deadline` (CLOCK_MONOTONIC, which steady_clock is on Linux).
+void futex_wait_until(std::atomic<std::uint32_t>& word, std::uint32_t expected,
+                      std::chrono::steady_clock::time_point deadline) noexcept;
 // Wakes up to `count` threads sleeping in futex_wait on `word` whose tag intersects `mask`;
 // returns how many it woke.
 int futex_wake(std::atomic<std::uint32_t>& word, int count,

@@ -36,17 +36,19 @@ void PoolCore::start() {
   std::lock_guard lock(lifecycle_mutex_);
   std::latch started(static_cast<std::ptrdiff_t>(slots_.size()));
   std::shared_ptr<PoolCore> self = shared_from_this();
+  register_scheduler(self);
+  const std::size_t stack_bytes = resolve_stack_size(options_.stack_size, "forage::Pool");
   threads_.reserve(slots_.size());
   try {
     for (std::size_t i = 0; i < slots_.size(); ++i) {
-      threads_.emplace_back([self, i, &started] { self->run_worker(i, started); });
+      threads_.emplace_back([self, i, &started] { self->run_worker(i, started); }, stack_bytes);
     }
   } catch (...) {
     // Could not start every thread: stop the ones that did, then report.
     started.count_down(static_cast<std::ptrdiff_t>(slots_.size() - threads_.size()));
     idle_.close();
     parking_.notify_all();
-    for (std::thread& thread : threads_) thread.join();
+    for (WorkerThread& thread : threads_) thread.join();
     joined_ = true;
     throw;
   }
@@ -119,7 +121,7 @@ void PoolCore::shutdown(Shutdown mode) {
   if (mode == Shutdown::cancel_pending) cancelling_.store(true, std::memory_order_relaxed);
   idle_.close();
   parking_.notify_all();  // sleepers re-check: cancel what is queued, or exit when finished
-  for (std::thread& thread : threads_) thread.join();
+  for (WorkerThread& thread : threads_) thread.join();
   joined_ = true;
 }
 
@@ -129,8 +131,12 @@ void PoolCore::abandon_from_worker() noexcept {
   idle_.close();
   parking_.notify_all();
   // Each worker holds a reference to this core; the last one to exit frees it.
-  for (std::thread& thread : threads_) thread.detach();
+  for (WorkerThread& thread : threads_) thread.detach();
   joined_ = true;
+}
+
+void PoolCore::report_error(std::exception_ptr error) noexcept {
+  deliver_error(&options_.on_error, options_.name, error);
 }
 
 void PoolCore::forget_owner() noexcept {
@@ -141,7 +147,8 @@ void PoolCore::forget_owner() noexcept {
 }  // namespace detail
 
 Pool::Pool(PoolOptions options)
-    : core_(std::make_shared<detail::PoolCore>(std::move(options), this)) {
+    : core_(std::make_shared<detail::PoolCore>(std::move(options), this)),
+      scheduler_id_(core_->id()) {
   core_->start();
 }
 

@@ -11,7 +11,6 @@
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <concurrentqueue/concurrentqueue.h>
@@ -23,8 +22,10 @@
 #include "forage/stats.hpp"
 #include "forage/topology.hpp"
 #include "idle_tracker.hpp"
+#include "scheduler.hpp"
 #include "wake_targets.hpp"
 #include "worker_context.hpp"
+#include "worker_thread.hpp"
 
 namespace forage {
 class Pool;
@@ -54,15 +55,17 @@ struct alignas(kCacheLine) WorkerSlot {
   std::uint64_t random_state = 0;  // xorshift state for victim choice; owner only
 };
 
-class PoolCore : public std::enable_shared_from_this<PoolCore> {
+class PoolCore final : public Scheduler, public std::enable_shared_from_this<PoolCore> {
  public:
   PoolCore(PoolOptions options, Pool* owner);
-  ~PoolCore();
+  ~PoolCore() override;
 
   // Starts the worker threads; returns once every worker has pinned itself.
   void start();
 
-  void post(Task* task);
+  void post(Task* task) override;
+  bool run_one_task() noexcept override;  // worker.cpp
+  void report_error(std::exception_ptr error) noexcept override;
   void wait_idle();
   void shutdown(Shutdown mode);
   // For a destroyed Pool handle: close, let the workers drain and exit on their own.
@@ -105,7 +108,7 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
   std::atomic<bool> pin_error_reported_{false};
 
   std::mutex lifecycle_mutex_;  // serializes start/shutdown/abandon
-  std::vector<std::thread> threads_;
+  std::vector<WorkerThread> threads_;
   bool joined_ = false;  // guarded by lifecycle_mutex_
 };
 

@@ -8,20 +8,22 @@
 #include <latch>
 #include <mutex>
 #include <new>
-#include <thread>
 
 #include <concurrentqueue/concurrentqueue.h>
 
 #include "backoff.hpp"
 #include "event_count.hpp"
 #include "idle_tracker.hpp"
+#include "scheduler.hpp"
 #include "wake_targets.hpp"
 #include "worker_context.hpp"
+#include "worker_thread.hpp"
 
 namespace forage {
 namespace detail {
 
-class SingleQueueCore : public std::enable_shared_from_this<SingleQueueCore> {
+class SingleQueueCore final : public Scheduler,
+                              public std::enable_shared_from_this<SingleQueueCore> {
  public:
   SingleQueueCore(std::size_t workers, QueueKind kind, PoolOptions options)
       : kind_(kind),
@@ -41,21 +43,26 @@ class SingleQueueCore : public std::enable_shared_from_this<SingleQueueCore> {
     std::lock_guard lock(lifecycle_mutex_);
     std::latch started(static_cast<std::ptrdiff_t>(workers_.size()));
     std::shared_ptr<SingleQueueCore> self = shared_from_this();
+    register_scheduler(self);
+    const std::size_t stack_bytes =
+        resolve_stack_size(options_.stack_size, "forage::SingleQueuePool");
+    threads_.reserve(workers_.size());
     try {
       for (std::size_t i = 0; i < workers_.size(); ++i) {
-        threads_.emplace_back([self, i, &started] { self->run_worker(i, started); });
+        threads_.emplace_back([self, i, &started] { self->run_worker(i, started); },
+                              stack_bytes);
       }
     } catch (...) {
       started.count_down(static_cast<std::ptrdiff_t>(workers_.size() - threads_.size()));
       close_and_wake();
-      for (std::thread& thread : threads_) thread.join();
+      for (WorkerThread& thread : threads_) thread.join();
       joined_ = true;
       throw;
     }
     started.wait();
   }
 
-  void post(Task* task) {
+  void post(Task* task) override {
     Worker* me = own_worker();
     std::uint64_t spawned = 0;
     if (me != nullptr) {
@@ -103,7 +110,7 @@ class SingleQueueCore : public std::enable_shared_from_this<SingleQueueCore> {
     // relaxed: ordered before the close, which workers acquire; read as a hint.
     if (mode == Shutdown::cancel_pending) cancelling_.store(true, std::memory_order_relaxed);
     close_and_wake();
-    for (std::thread& thread : threads_) thread.join();
+    for (WorkerThread& thread : threads_) thread.join();
     joined_ = true;
   }
 
@@ -111,7 +118,7 @@ class SingleQueueCore : public std::enable_shared_from_this<SingleQueueCore> {
     std::lock_guard lock(lifecycle_mutex_);
     if (joined_) return;
     close_and_wake();
-    for (std::thread& thread : threads_) thread.detach();
+    for (WorkerThread& thread : threads_) thread.detach();
     joined_ = true;
   }
 
@@ -121,6 +128,26 @@ class SingleQueueCore : public std::enable_shared_from_this<SingleQueueCore> {
   const std::string& name() const noexcept { return options_.name; }
   PoolStats stats() const { return collect_stats(counters_); }
   bool on_own_worker() const noexcept { return own_worker() != nullptr; }
+
+  // Help-while-wait: one task from the queue if there is one, never sleeping.
+  bool run_one_task() noexcept override {
+    Worker& me = *own_worker();
+    Task* task = nullptr;
+    if (kind_ == QueueKind::locked) {
+      std::lock_guard lock(mutex_);
+      if (queue_.empty()) return false;
+      task = queue_.front();
+      queue_.pop_front();
+    } else if (!lock_free_queue_.try_dequeue(me.consumer_token, task)) {
+      return false;
+    }
+    execute(me, task);
+    return true;
+  }
+
+  void report_error(std::exception_ptr error) noexcept override {
+    deliver_error(&options_.on_error, options_.name, error);
+  }
 
  private:
   struct alignas(kCacheLine) Worker {
@@ -196,16 +223,20 @@ class SingleQueueCore : public std::enable_shared_from_this<SingleQueueCore> {
     for (;;) {
       Task* task = kind_ == QueueKind::locked ? next_locked(me) : next_lock_free(me, index);
       if (task == nullptr) break;
-      // relaxed: a hint, as in Pool (worker.cpp).
-      if (cancelling_.load(std::memory_order_relaxed)) {
-        task->invoke(task, TaskAction::cancel);
-        // release: pairs with IdleTracker::quiescent's acquire, as in Pool.
-        WorkerCounters::bump(me.counters.cancelled, std::memory_order_release);
-      } else {
-        task->invoke(task, TaskAction::run);
-        // release: pairs with IdleTracker::quiescent's acquire, as in Pool.
-        WorkerCounters::bump(me.counters.executed, std::memory_order_release);
-      }
+      execute(me, task);
+    }
+  }
+
+  void execute(Worker& me, Task* task) noexcept {
+    // relaxed: a hint, as in Pool (worker.cpp).
+    if (cancelling_.load(std::memory_order_relaxed)) {
+      task->invoke(task, TaskAction::cancel);
+      // release: pairs with IdleTracker::quiescent's acquire, as in Pool.
+      WorkerCounters::bump(me.counters.cancelled, std::memory_order_release);
+    } else {
+      task->invoke(task, TaskAction::run);
+      // release: pairs with IdleTracker::quiescent's acquire, as in Pool.
+      WorkerCounters::bump(me.counters.executed, std::memory_order_release);
     }
   }
 
@@ -289,14 +320,15 @@ class SingleQueueCore : public std::enable_shared_from_this<SingleQueueCore> {
   std::atomic<bool> pin_error_reported_{false};
 
   std::mutex lifecycle_mutex_;
-  std::vector<std::thread> threads_;
+  std::vector<WorkerThread> threads_;
   bool joined_ = false;  // guarded by lifecycle_mutex_
 };
 
 }  // namespace detail
 
 SingleQueuePool::SingleQueuePool(std::size_t workers, QueueKind kind, PoolOptions options)
-    : core_(std::make_shared<detail::SingleQueueCore>(workers, kind, std::move(options))) {
+    : core_(std::make_shared<detail::SingleQueueCore>(workers, kind, std::move(options))),
+      scheduler_id_(core_->id()) {
   core_->start();
 }
 

@@ -55,6 +55,23 @@ void PoolCore::execute(WorkerSlot& me, Task* task) noexcept {
   }
 }
 
+// Help-while-wait (detail/wait.hpp): the caller is a task on one of our workers waiting for a
+// future. One pass in the order the loop uses, never parking: the waiter has its own sleep.
+bool PoolCore::run_one_task() noexcept {
+  WorkerSlot& me = *slots_[current_worker_context()->index];
+  Task* task = nullptr;
+  if (std::optional<Task*> own = me.deque.pop()) {
+    task = *own;
+  } else {
+    bool saw_contention = false;
+    task = search(me, saw_contention);
+    if (task == nullptr) return false;
+    wake_another_if_more_work();
+  }
+  execute(me, task);
+  return true;
+}
+
 // Returns the next task to run, or null when the pool is shut down and drained.
 Task* PoolCore::next_task(WorkerSlot& me) {
   // 1. Own deque, newest first: the task our last one spawned, still in cache.

@@ -21,6 +21,8 @@ class Pool;
 
 namespace forage::detail {
 
+class Scheduler;
+
 // Per-worker counters. Each is written only by its worker (a load and a store, no
 // read-modify-write: there is no other writer to race with) and read by stats() and by the
 // quiescence check.
@@ -50,7 +52,7 @@ struct alignas(kCacheLine) WorkerCounters {
 
 // Which scheduler a thread works for; set for the lifetime of a worker thread.
 struct WorkerContext {
-  const void* scheduler = nullptr;     // the PoolCore / SingleQueueCore the thread belongs to
+  Scheduler* scheduler = nullptr;      // the PoolCore / SingleQueueCore the thread belongs to
   std::atomic<Pool*>* pool = nullptr;  // for Pool::current(); null for SingleQueuePool
   std::size_t index = 0;
   const std::function<void(std::exception_ptr)>* on_error = nullptr;

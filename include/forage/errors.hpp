@@ -33,6 +33,39 @@ class InvalidArgument : public Error {
   using Error::Error;
 };
 
+// get() on a future that was cancelled: by Future::cancel(), by Shutdown::cancel_pending, or
+// because the continuation's pool was gone or closed when its antecedent completed.
+class Cancelled : public Error {
+ public:
+  using Error::Error;
+};
+
+// get() on a future whose Promise was destroyed without a value or an exception.
+class BrokenPromise : public Error {
+ public:
+  using Error::Error;
+};
+
+// An operation on a future with no state: default-constructed, moved from, or handed to
+// share(), then(), on_done(), when_all() or when_any(). The message says which.
+class EmptyFuture : public Error {
+ public:
+  using Error::Error;
+};
+
+// get() a second time on a Future (its result is taken by the first), or get_future() a
+// second time on a Promise.
+class AlreadyRetrieved : public Error {
+ public:
+  using Error::Error;
+};
+
+// set_value / set_exception on a Promise that already has a result.
+class PromiseAlreadySatisfied : public Error {
+ public:
+  using Error::Error;
+};
+
 // hwloc could not load the machine's topology.
 class TopologyError : public Error {
  public:

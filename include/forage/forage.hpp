@@ -2,8 +2,11 @@
 #pragma once
 
 #include "forage/errors.hpp"
+#include "forage/future.hpp"
 #include "forage/options.hpp"
 #include "forage/pool.hpp"
+#include "forage/promise.hpp"
 #include "forage/single_queue_pool.hpp"
 #include "forage/stats.hpp"
 #include "forage/topology.hpp"
+#include "forage/when.hpp"

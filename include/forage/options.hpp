@@ -17,6 +17,12 @@ enum class Shutdown {
 };
 
 struct PoolOptions {
+  // A worker that waits for a future runs other tasks on top of its own frame
+  // (help-while-wait), so chains of tasks that wait for each other nest deep. The stack is
+  // reserved address space; only the pages a worker touches use memory.
+  static constexpr std::size_t kDefaultStackSize = std::size_t{64} << 20;
+  static constexpr std::size_t kMinStackSize = std::size_t{64} << 10;
+
   // 0 = one worker per allowed core (taskset and cgroup cpusets are respected).
   std::size_t workers = 0;
   Pinning pinning = Pinning::cores;
@@ -29,6 +35,9 @@ struct PoolOptions {
   // Default: one line on stderr. Called on a worker thread; must not throw (if it does, the
   // exception is written to stderr and dropped).
   std::function<void(std::exception_ptr)> on_error{};
+  // Bytes of stack per worker thread; 0 = kDefaultStackSize. Below kMinStackSize throws
+  // InvalidArgument.
+  std::size_t stack_size = 0;
   // The machine to plan for; default: Topology::discover(). Tests pass a synthetic one.
   std::optional<Topology> topology{};
 };

@@ -14,8 +14,11 @@
 #include <type_traits>
 #include <utility>
 
+#include "forage/detail/scheduler_id.hpp"
+#include "forage/detail/submit.hpp"
 #include "forage/detail/task.hpp"
 #include "forage/errors.hpp"
+#include "forage/future.hpp"
 #include "forage/options.hpp"
 #include "forage/stats.hpp"
 
@@ -54,6 +57,18 @@ class Pool {
     requires(std::invocable<std::decay_t<F>&>)
   void spawn(F&& fn) { post(detail::make_heap_task("forage::Pool::spawn", std::forward<F>(fn))); }
 
+  // Runs fn(args...) on the pool and returns its Future (R may be void or move-only). `fn`
+  // and `args` are copied or moved in, then passed as rvalues (as std::async does); together with the future's state they are one heap
+  // block. Throws InvalidArgument for an empty callable, PoolClosed after shutdown() (from
+  // outside; a draining task may still submit). Cancelled by Shutdown::cancel_pending.
+  template <class F, class... Args>
+    requires(std::invocable<std::decay_t<F>, std::decay_t<Args>...>)
+  Future<std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>> submit(F&& fn,
+                                                                               Args&&... args) {
+    return detail::submit_to(*this, "forage::Pool::submit", std::forward<F>(fn),
+                             std::forward<Args>(args)...);
+  }
+
   // Schedules a task node the caller built (the futures layer and join use this). Takes
   // ownership: the node's invoke is called exactly once, with TaskAction::run, or with
   // TaskAction::cancel when it is dropped by Shutdown::cancel_pending or refused because the
@@ -81,7 +96,10 @@ class Pool {
   static std::optional<std::size_t> current_worker() noexcept;
 
  private:
+  friend struct detail::SchedulerAccess;
+
   std::shared_ptr<detail::PoolCore> core_;
+  detail::SchedulerId scheduler_id_;  // for futures: names core_ without owning it
 };
 
 }  // namespace forage

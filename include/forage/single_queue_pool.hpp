@@ -17,8 +17,11 @@
 #include <type_traits>
 #include <utility>
 
+#include "forage/detail/scheduler_id.hpp"
+#include "forage/detail/submit.hpp"
 #include "forage/detail/task.hpp"
 #include "forage/errors.hpp"
+#include "forage/future.hpp"
 #include "forage/options.hpp"
 #include "forage/stats.hpp"
 
@@ -51,6 +54,19 @@ class SingleQueuePool {
     post(detail::make_heap_task("forage::SingleQueuePool::spawn", std::forward<F>(fn)));
   }
 
+  // Runs fn(args...) on the pool and returns its Future (R may be void or move-only). `fn`
+  // and `args` are copied or moved in, then passed as rvalues (as std::async does); together with the future's state they are one heap
+  // block. Throws InvalidArgument for an empty callable, PoolClosed after shutdown() (from
+  // outside; a draining task may still submit). Cancelled by Shutdown::cancel_pending.
+  template <class F, class... Args>
+    requires(std::invocable<std::decay_t<F>, std::decay_t<Args>...>)
+  Future<std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>> submit(F&& fn,
+                                                                               Args&&... args) {
+    return detail::submit_to(*this, "forage::SingleQueuePool::submit", std::forward<F>(fn),
+                             std::forward<Args>(args)...);
+  }
+
+  // As Pool::post: takes ownership; the node is run or cancelled exactly once.
   void post(detail::Task* task);
   void wait_idle();
   void shutdown(Shutdown mode = Shutdown::drain);
@@ -62,7 +78,10 @@ class SingleQueuePool {
   PoolStats stats() const;
 
  private:
+  friend struct detail::SchedulerAccess;
+
   std::shared_ptr<detail::SingleQueueCore> core_;
+  detail::SchedulerId scheduler_id_;  // for futures: names core_ without owning it
 };
 
 }  // namespace forage

@@ -59,7 +59,9 @@ struct HeapTask final : Task {
 // Is this callable object empty (a null function pointer, an empty std::function)?
 template <class F>
 bool is_empty_callable(const F& fn) noexcept {
-  if constexpr (std::is_pointer_v<F> || std::is_member_pointer_v<F>) {
+  if constexpr (std::is_function_v<F>) {
+    return false;  // a function (passed by reference) always has an address
+  } else if constexpr (std::is_pointer_v<F> || std::is_member_pointer_v<F>) {
     return fn == nullptr;
   } else if constexpr (std::is_constructible_v<bool, const F&> && !std::is_class_v<F>) {
     return !static_cast<bool>(fn);

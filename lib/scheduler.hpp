@@ -1,0 +1,43 @@
+// Scheduler: what the futures layer needs from a pool, whichever kind it is. PoolCore and
+// SingleQueueCore implement it; a future's shared state names its scheduler by id, and
+// find_scheduler() turns the id back into a live object, or nothing once the pool is gone. So
+// a future that outlives its pool never touches freed memory.
+#pragma once
+
+#include <exception>
+#include <memory>
+
+#include "forage/detail/scheduler_id.hpp"
+#include "forage/detail/task.hpp"
+
+namespace forage::detail {
+
+class Scheduler {
+ public:
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  SchedulerId id() const noexcept { return id_; }
+
+  // As Pool::post: takes ownership; on any throw the task was already cancelled.
+  virtual void post(Task* task) = 0;
+  // Only on one of this scheduler's own workers: runs one queued task if it can find one
+  // (help-while-wait). Returns whether it ran or cancelled a task.
+  virtual bool run_one_task() noexcept = 0;
+  // Delivers an error to PoolOptions::on_error (stderr when unset).
+  virtual void report_error(std::exception_ptr error) noexcept = 0;
+
+ protected:
+  Scheduler();           // takes a fresh id
+  virtual ~Scheduler();  // forgets the id
+
+ private:
+  const SchedulerId id_;
+};
+
+// Makes `self` findable by its id. Called once the owning shared_ptr exists.
+void register_scheduler(const std::shared_ptr<Scheduler>& self);
+// The scheduler with this id, or null when it has been destroyed (or id is kNoScheduler).
+std::shared_ptr<Scheduler> find_scheduler(SchedulerId id);
+
+}  // namespace forage::detail
