@@ -1,0 +1,108 @@
+// Helpers shared by the futures tests (future_*_test.cpp, promise_test.cpp).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <latch>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include <gtest/gtest.h>
+
+#include "test_support.hpp"
+
+namespace forage::test {
+
+// The three schedulers every typed futures test runs on.
+using FutureSystems = ::testing::Types<WorkStealing, SingleQueueLocked, SingleQueueLockFree>;
+
+// Every test has a watchdog: a lost wake-up fails the test instead of hanging the run.
+class WatchedTest : public ::testing::Test {
+ private:
+  const std::string name_ = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+  Watchdog watchdog_{name_.c_str(), std::chrono::seconds(60)};
+};
+
+// A pool whose tasks can wait on a gate the test opens. The gate is opened before the pool is
+// destroyed (also when an ASSERT leaves the test early), so the pool's drain never waits on a
+// task stuck behind it.
+template <class System>
+class GatedPool {
+ public:
+  explicit GatedPool(std::size_t workers, PoolOptions options = {})
+      : workers_blocked_(static_cast<std::ptrdiff_t>(workers)),
+        pool_(System::make(workers, std::move(options))) {}
+  ~GatedPool() { open(); }
+  GatedPool(const GatedPool&) = delete;
+  GatedPool& operator=(const GatedPool&) = delete;
+
+  typename System::PoolType& operator*() { return *pool_; }
+  typename System::PoolType* operator->() { return pool_.get(); }
+
+  // What a task waits on until open().
+  std::latch& gate() { return gate_; }
+  // Occupies every worker with a task that waits for open(); returns once all of them wait,
+  // so a task submitted afterwards is certainly pending until open().
+  void block_workers() {
+    for (std::size_t i = 0; i < pool_->worker_count(); ++i) {
+      pool_->spawn([this] {
+        workers_blocked_.count_down();
+        gate_.wait();
+      });
+    }
+    workers_blocked_.wait();
+  }
+  // Test thread only.
+  void open() {
+    if (opened_) return;
+    opened_ = true;
+    gate_.count_down();
+  }
+
+ private:
+  std::latch gate_{1};
+  std::latch workers_blocked_;
+  bool opened_ = false;
+  std::unique_ptr<typename System::PoolType> pool_;  // last: destroyed (drained) first
+};
+
+// Counts the destruction of the one live copy it stands for (moved-from copies do not count).
+class DestructionCounter {
+ public:
+  explicit DestructionCounter(std::atomic<int>& destroyed) : destroyed_(&destroyed) {}
+  DestructionCounter(DestructionCounter&& other) noexcept
+      : destroyed_(std::exchange(other.destroyed_, nullptr)) {}
+  DestructionCounter& operator=(DestructionCounter&&) = delete;
+  ~DestructionCounter() {
+    // relaxed: read by the test thread after a call that synchronizes with this thread
+    // (cancel() on the same thread, or shutdown()'s join).
+    if (destroyed_ != nullptr) destroyed_->fetch_add(1, std::memory_order_relaxed);
+  }
+
+ private:
+  std::atomic<int>* destroyed_;
+};
+
+template <class Error, class Call>
+std::string message_of(Call call) {
+  try {
+    call();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no exception of the expected type)";
+}
+
+// Returns once the pool's workers have dropped their references to finished futures. A test
+// that reads, on this thread, an exception thrown on a worker calls it first: whichever thread
+// drops the last exception_ptr frees the exception, ordered only by libstdc++'s own reference
+// count, which TSan cannot see (libstdc++ is not instrumented); a free on a worker after this
+// thread read the exception would be reported as a race.
+template <class PoolType>
+void let_workers_release(PoolType& pool) {
+  pool.wait_idle();
+}
+
+}  // namespace forage::test
