@@ -41,7 +41,7 @@ int main() {
   // [then]
   forage::Future<std::string> label =
       pool.submit(fetch_price, 2)
-          .then([](int p) { return p + 1; })                          // runs on the pool
+          .then([](int p) { return p + 1; })  // runs on the pool
           .then([](int p) { return "price: " + std::to_string(p); });
   // label.get() == "price: 21"; an exception anywhere skips the rest of the chain
   // [/then]
@@ -61,9 +61,9 @@ int main() {
   forage::Future<std::vector<int>> all = forage::when_all(std::move(prices));
   std::vector<int> in_order = all.get();  // {0, 10, ..., 70}; no thread blocked meanwhile
 
-  auto [count, name] =
-      forage::when_all(pool.submit([] { return 3; }), pool.submit([] { return std::string("x"); }))
-          .get();  // Future<std::tuple<int, std::string>>
+  auto [count, name] = forage::when_all(pool.submit([] { return 3; }), pool.submit([] {
+                         return std::string("x");
+                       })).get();  // Future<std::tuple<int, std::string>>
   // [/when_all]
   expect(in_order.size() == 8 && in_order[7] == 70, "when_all to keep input order");
   expect(count == 3 && name == "x", "the variadic when_all to give {3, \"x\"}");
@@ -93,7 +93,7 @@ int main() {
   forage::Future<int> job = pool.submit(fetch_price, 5);
   std::latch reported(1);
   job.on_done([&reported](forage::Future<int>& finished) {  // like add_done_callback
-    std::printf("job finished: %d\n", finished.get());    // runs where the job completes
+    std::printf("job finished: %d\n", finished.get());      // runs where the job completes
     reported.count_down();
   });
   reported.wait();
@@ -139,7 +139,7 @@ int main() {
   std::vector<forage::Future<int>> pending;
   for (int item = 0; item < 1000; ++item) pending.push_back(batch.submit(fetch_price, item));
   batch.shutdown(forage::Shutdown::cancel_pending);  // not started: cancelled, waiters woken
-  for (forage::Future<int>& f : pending) f.wait();    // every one is done: ran or cancelled
+  for (forage::Future<int>& f : pending) f.wait();   // every one is done: ran or cancelled
   // [/shutdown]
   for (forage::Future<int>& f : pending) expect(f.ready(), "every future to be done");
 

@@ -75,8 +75,8 @@ bool help_until_done(const StateBase& state, Scheduler& scheduler, Clock::time_p
       continue;
     }
     if (backoff.wait()) continue;
-    const Clock::time_point wake_at = has_deadline ? std::min(deadline, Clock::now() + nap)
-                                                   : Clock::now() + nap;
+    const Clock::time_point wake_at =
+        has_deadline ? std::min(deadline, Clock::now() + nap) : Clock::now() + nap;
     if (sleep_until_done(state, wake_at, true)) return true;
     nap = std::min<Clock::duration>(nap * 2, kLongestNap);
   }
@@ -87,7 +87,7 @@ bool help_until_done(const StateBase& state, Scheduler& scheduler, Clock::time_p
 bool wait_until_done(const StateBase& state, Clock::time_point deadline, bool has_deadline) {
   if (state.done()) return true;
   if (has_deadline && deadline == Clock::time_point::min()) return false;  // a poll
-  if (deadline == Clock::time_point::max()) has_deadline = false;  // saturated: forever
+  if (deadline == Clock::time_point::max()) has_deadline = false;          // saturated: forever
   if (WorkerContext* context = current_worker_context()) {
     return help_until_done(state, *context->scheduler, deadline, has_deadline);
   }

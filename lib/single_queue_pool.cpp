@@ -49,8 +49,7 @@ class SingleQueueCore final : public Scheduler,
     threads_.reserve(workers_.size());
     try {
       for (std::size_t i = 0; i < workers_.size(); ++i) {
-        threads_.emplace_back([self, i, &started] { self->run_worker(i, started); },
-                              stack_bytes);
+        threads_.emplace_back([self, i, &started] { self->run_worker(i, started); }, stack_bytes);
       }
     } catch (...) {
       started.count_down(static_cast<std::ptrdiff_t>(workers_.size() - threads_.size()));

@@ -203,7 +203,8 @@ class SharedFuture {
  public:
   using value_type = T;
   // What get() returns: the value by const reference (nothing for void).
-  using get_type = std::conditional_t<std::is_void_v<T>, void, std::add_lvalue_reference_t<const T>>;
+  using get_type =
+      std::conditional_t<std::is_void_v<T>, void, std::add_lvalue_reference_t<const T>>;
 
   SharedFuture() noexcept = default;
   SharedFuture(const SharedFuture& other) noexcept : state_(other.state_), reason_(other.reason_) {

@@ -55,13 +55,14 @@ class SingleQueuePool {
   }
 
   // Runs fn(args...) on the pool and returns its Future (R may be void or move-only). `fn`
-  // and `args` are copied or moved in, then passed as rvalues (as std::async does); together with the future's state they are one heap
-  // block. Throws InvalidArgument for an empty callable, PoolClosed after shutdown() (from
-  // outside; a draining task may still submit). Cancelled by Shutdown::cancel_pending.
+  // and `args` are copied or moved in, then passed as rvalues (as std::async does); together with
+  // the future's state they are one heap block. Throws InvalidArgument for an empty callable,
+  // PoolClosed after shutdown() (from outside; a draining task may still submit). Cancelled by
+  // Shutdown::cancel_pending.
   template <class F, class... Args>
     requires(std::invocable<std::decay_t<F>, std::decay_t<Args>...>)
   Future<std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>> submit(F&& fn,
-                                                                               Args&&... args) {
+                                                                              Args&&... args) {
     return detail::submit_to(*this, "forage::SingleQueuePool::submit", std::forward<F>(fn),
                              std::forward<Args>(args)...);
   }

@@ -21,9 +21,9 @@ int main() {
     for (long i = 0; i < 100; ++i) {
       squares.push_back(pool.submit([](long x) { return x * x; }, i));
     }
-    for (long square : forage::when_all(std::move(squares)).then([](std::vector<long> all) {
-           return all;
-         }).get()) {
+    for (long square : forage::when_all(std::move(squares))
+                           .then([](std::vector<long> all) { return all; })
+                           .get()) {
       sum += square;
     }
   }

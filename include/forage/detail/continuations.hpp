@@ -48,10 +48,10 @@ struct Unwrapped<Future<U>> {
 };
 
 template <class In, bool kConsume, class Fn>
-class ThenState final : public Task,
-                        public Continuation,
-                        public SharedState<typename Unwrapped<
-                            typename ThenTraits<In, kConsume, Fn>::Raw>::type> {
+class ThenState final
+    : public Task,
+      public Continuation,
+      public SharedState<typename Unwrapped<typename ThenTraits<In, kConsume, Fn>::Raw>::type> {
   using Raw = typename ThenTraits<In, kConsume, Fn>::Raw;
   static constexpr bool kUnwrap = Unwrapped<Raw>::unwrap;
 
@@ -119,8 +119,10 @@ class ThenState final : public Task,
     try {
       if constexpr (kUnwrap) {
         Future<Out> inner = call_fn();
-        inner_ = FutureAccess::take(inner, "forage::Future::then (the future the continuation "
-                                    "returned)", EmptyReason::chained);
+        inner_ = FutureAccess::take(inner,
+                                    "forage::Future::then (the future the continuation "
+                                    "returned)",
+                                    EmptyReason::chained);
         fn_.reset();
         drop_antecedent();
         this->Continuation::fire = &ThenState::inner_done;
