@@ -392,13 +392,17 @@ bool timed_wait_across_completion(TimedWait timed_wait) {
     return 1;
   });
   bool result = false;
-  std::latch waiting(1);
+  std::atomic<bool> returned{false};
   std::thread waiter([&] {
-    waiting.count_down();
     result = timed_wait(future);
+    // release: pairs with the acquire below; `result` is read after join() anyway.
+    returned.store(true, std::memory_order_release);
   });
-  waiting.wait();
-  std::this_thread::sleep_for(20ms);  // let it reach the wait; not an assertion on time
+  // Open only once the waiter sleeps on the future, or it returned early (the bug the
+  // callers look for, which they then see in `result`).
+  // acquire: pairs with the release above.
+  test::wait_for_sleeper(*detail::FutureAccess::state(future),
+                         [&] { return returned.load(std::memory_order_acquire); });
   pool.open();
   waiter.join();
   EXPECT_EQ(future.get(), 1);

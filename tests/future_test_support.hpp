@@ -7,6 +7,7 @@
 #include <latch>
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include <gtest/gtest.h>
@@ -103,6 +104,29 @@ std::string message_of(Call call) {
 template <class PoolType>
 void let_workers_release(PoolType& pool) {
   pool.wait_idle();
+}
+
+// Whether a thread sleeps on this future's futex (the bit the waiting code sets before it
+// sleeps; only completion clears it).
+template <class T>
+bool has_sleeper(const detail::SharedState<T>& state) {
+  // acquire: a plain observation; nothing is read through it.
+  return (state.word().load(std::memory_order_acquire) & detail::StateBase::kHasSleepers) != 0;
+}
+
+// Returns once a thread sleeps on `state`, or once `gave_up()` (e.g. the waiter returned
+// without sleeping, which the caller's assertions then catch): no guessing with a sleep.
+template <class T, class GaveUp>
+void wait_for_sleeper(const detail::SharedState<T>& state, GaveUp gave_up) {
+  while (!has_sleeper(state) && !gave_up()) std::this_thread::yield();
+}
+template <class T>
+void wait_for_sleeper(const detail::SharedState<T>& state) {
+  wait_for_sleeper(state, [] { return false; });
+}
+template <class Future>
+void wait_for_sleeper_on(const Future& future) {
+  wait_for_sleeper(*detail::FutureAccess::state(future));
 }
 
 }  // namespace forage::test

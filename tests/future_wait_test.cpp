@@ -18,12 +18,14 @@
 
 #include <gtest/gtest.h>
 
+#include "future_test_support.hpp"
 #include "test_support.hpp"
 
 namespace forage {
 namespace {
 
 using namespace std::chrono_literals;
+using test::wait_for_sleeper;
 
 template <class System>
 class FutureWait : public ::testing::Test {};
@@ -107,19 +109,6 @@ TYPED_TEST(FutureWait, TasksRunWhileHelpingCountAsExecuted) {
   EXPECT_EQ(stats.executed(), kChildren + 1);
   ASSERT_EQ(stats.workers.size(), 1u);
   EXPECT_EQ(stats.workers[0].executed, kChildren + 1);
-}
-
-// Whether a thread sleeps on this future's futex (the bit the waiting code sets before it
-// sleeps; only completion clears it).
-template <class T>
-bool has_sleeper(const detail::SharedState<T>& state) {
-  // acquire: a plain observation; nothing is read through it.
-  return (state.word().load(std::memory_order_acquire) & detail::StateBase::kHasSleepers) != 0;
-}
-
-template <class T>
-void wait_for_sleeper(const detail::SharedState<T>& state) {
-  while (!has_sleeper(state)) std::this_thread::yield();
 }
 
 // The other worker is running the awaited task, so the waiter has nothing to help with: it

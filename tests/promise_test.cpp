@@ -214,7 +214,7 @@ TEST_F(PromiseTest, WaitersOnOtherThreadsAreWokenBySetValue) {
     });
   }
   started.wait();
-  std::this_thread::sleep_for(10ms);  // let them fall asleep; not an assertion on time
+  test::wait_for_sleeper_on(shared);  // at least one of them sleeps on the future
   EXPECT_FALSE(shared.ready());
   promise.set_value(8);
   for (std::thread& waiter : waiters) waiter.join();
@@ -232,7 +232,7 @@ TEST_F(PromiseTest, SingleWaiterIsWokenBySetExceptionAndByDestruction) {
       broken = true;
     }
   });
-  std::this_thread::sleep_for(10ms);  // let it fall asleep; not an assertion on time
+  test::wait_for_sleeper_on(future);  // it sleeps on the future before the promise goes
   promise.reset();
   waiter.join();
   EXPECT_TRUE(broken);

@@ -38,12 +38,15 @@ struct InputLink : Continuation {
   std::size_t index = 0;
 };
 
-// Throws EmptyFuture (saying why) for the first input without a state.
+// Throws EmptyFuture (or AlreadyRetrieved), saying why, for an input without a state: ready()
+// on an empty future raises exactly that error.
+template <class Input>
+void require_input(const Input& input) {
+  if (!input.valid()) (void)input.ready();
+}
 template <class Input>
 void require_inputs(const std::vector<Input>& inputs) {
-  for (const Input& input : inputs) {
-    if (!input.valid()) (void)input.ready();
-  }
+  for (const Input& input : inputs) require_input(input);
 }
 
 // Completes `result` with what made input `state` fail: its exception or its cancellation.
@@ -258,7 +261,7 @@ Future<detail::AllOf<T>> when_all(std::vector<Future<T>> inputs) {
 // The variadic form: Future<std::tuple<...>>, std::monostate standing in for void.
 template <class... Ts>
 Future<std::tuple<detail::Slot<Ts>...>> when_all(Future<Ts>... inputs) {
-  ((void)(inputs.valid() || (inputs.ready(), false)), ...);  // EmptyFuture for an empty one
+  (detail::require_input(inputs), ...);
   using Result = std::tuple<detail::Slot<Ts>...>;
   auto* state = new detail::WhenAllTupleState<Ts...>(std::make_tuple(std::move(inputs)...));
   Future<Result> result = detail::FutureAccess::adopt<Result>(state);

@@ -232,11 +232,6 @@ void attach_on_done(State* state, F&& callback) {
   if (!state->add_continuation(node)) OnDoneNode<Handle, State, std::decay_t<F>>::fire_node(node);
 }
 
-template <class F>
-void require_callable(const F& fn, const char* where) {
-  if (is_empty_callable(fn)) throw_empty_callable(where);
-}
-
 }  // namespace forage::detail
 
 namespace forage {

@@ -72,7 +72,7 @@ class SubmitState final : public Task, public SharedState<std::invoke_result_t<F
 // refusal, which makes the future cancelled, then throws).
 template <class Executor, class F, class... Args>
 auto submit_to(Executor& executor, const char* where, F&& fn, Args&&... args) {
-  if (is_empty_callable(fn)) throw_empty_callable(where);
+  require_callable(fn, where);
   using State = SubmitState<std::decay_t<F>, std::decay_t<Args>...>;
   auto* state =
       new State(SchedulerAccess::id(executor), std::forward<F>(fn), std::forward<Args>(args)...);

@@ -73,10 +73,16 @@ bool is_empty_callable(const F& fn) noexcept {
   }
 }
 
+// Throws InvalidArgument naming `where` for an empty callable (spawn, submit, then, on_done).
+template <class F>
+void require_callable(const F& fn, const char* where) {
+  if (is_empty_callable(fn)) throw_empty_callable(where);
+}
+
 // The node for a spawned callable; throws InvalidArgument (naming `where`) for an empty one.
 template <class F>
 Task* make_heap_task(const char* where, F&& fn) {
-  if (is_empty_callable(fn)) throw_empty_callable(where);
+  require_callable(fn, where);
   return new HeapTask<std::decay_t<F>>(std::forward<F>(fn));
 }
 
