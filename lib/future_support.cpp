@@ -1,97 +1,32 @@
-// The compiled half of the futures layer: waiting (help-while-wait on a worker, a futex
-// elsewhere), scheduling continuations on the right pool, and the error messages.
-#include <algorithm>
+// The compiled half of the futures layer: waiting (the work is done in lib/waiting.cpp),
+// scheduling continuations on the right pool, and the error messages.
 #include <chrono>
 #include <memory>
 #include <string>
 
-#include "backoff.hpp"
 #include "forage/detail/continuations.hpp"
 #include "forage/errors.hpp"
 #include "forage/future.hpp"
 #include "forage/promise.hpp"
 #include "futex.hpp"
 #include "scheduler.hpp"
+#include "waiting.hpp"
 #include "worker_context.hpp"
 
 namespace forage::detail {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-// A helping worker that finds no task sleeps on the future for at most this long before it
-// looks for work again, starting short and doubling: a task submitted while it sleeps waits
-// at most kLongestNap for it (other idle workers are woken for it at once).
-constexpr auto kFirstNap = std::chrono::microseconds(50);
-constexpr auto kLongestNap = std::chrono::milliseconds(1);
-
-bool is_done(std::uint32_t word) noexcept {
+bool is_done(std::uint32_t word, std::uint32_t) noexcept {
   return static_cast<Status>(word & StateBase::kStatusMask) >= Status::value;
-}
-
-// Sleeps on the state's word until it is done or the deadline passes. No spinning: the
-// completer wakes us when it sees the sleeper bit.
-bool sleep_until_done(const StateBase& state, Clock::time_point deadline, bool has_deadline) {
-  std::atomic<std::uint32_t>& word = state.word();
-  // acquire: a done status makes the result visible to the caller.
-  std::uint32_t seen = word.load(std::memory_order_acquire);
-  for (;;) {
-    if (is_done(seen)) return true;
-    if (has_deadline && Clock::now() >= deadline) return false;
-    if ((seen & StateBase::kHasSleepers) == 0) {
-      // acquire (both): on failure `seen` is re-examined above, and may be a done status.
-      // The bit needs no stronger order: the completer's exchange and this CAS are ordered on
-      // the word itself, so either it sees the bit and wakes us, or we see it done.
-      if (!word.compare_exchange_weak(seen, seen | StateBase::kHasSleepers,
-                                      std::memory_order_acquire, std::memory_order_acquire)) {
-        continue;
-      }
-      seen |= StateBase::kHasSleepers;
-    }
-    // The kernel sleeps only while the word still equals `seen`: a completion in between
-    // changed it, so no wake-up is lost.
-    if (has_deadline) {
-      futex_wait_until(word, seen, deadline);
-    } else {
-      futex_wait(word, seen);
-    }
-    seen = word.load(std::memory_order_acquire);  // acquire: as above
-  }
-}
-
-// Help-while-wait: run the pool's other tasks until the state is done. When there are none,
-// spin briefly, then nap on the future (see kLongestNap) and search again.
-bool help_until_done(const StateBase& state, Scheduler& scheduler, Clock::time_point deadline,
-                     bool has_deadline) {
-  Backoff backoff;
-  auto nap = std::chrono::duration_cast<Clock::duration>(kFirstNap);
-  for (;;) {
-    if (state.done()) return true;
-    if (has_deadline && Clock::now() >= deadline) return false;
-    if (scheduler.run_one_task()) {
-      backoff = Backoff();
-      nap = std::chrono::duration_cast<Clock::duration>(kFirstNap);
-      continue;
-    }
-    if (backoff.wait()) continue;
-    const Clock::time_point wake_at =
-        has_deadline ? std::min(deadline, Clock::now() + nap) : Clock::now() + nap;
-    if (sleep_until_done(state, wake_at, true)) return true;
-    nap = std::min<Clock::duration>(nap * 2, kLongestNap);
-  }
 }
 
 }  // namespace
 
-bool wait_until_done(const StateBase& state, Clock::time_point deadline, bool has_deadline) {
+bool wait_until_done(const StateBase& state, std::chrono::steady_clock::time_point deadline,
+                     bool has_deadline) {
   if (state.done()) return true;
-  if (has_deadline && deadline == Clock::time_point::min()) return false;  // a poll
-  if (deadline == Clock::time_point::max()) has_deadline = false;          // saturated: forever
-  if (WorkerContext* context = current_worker_context()) {
-    return help_until_done(state, *context->scheduler, deadline, has_deadline);
-  }
-  return sleep_until_done(state, deadline, has_deadline);
+  return wait_for({&state.word(), StateBase::kHasSleepers, &is_done, 0}, deadline, has_deadline);
 }
 
 void wake_waiters(std::atomic<std::uint32_t>& word) noexcept { futex_wake(word, -1); }

@@ -53,6 +53,10 @@ struct alignas(kCacheLine) WorkerSlot {
   // Victims by distance (Topology::victim_tiers); fixed before the thread starts.
   std::vector<std::vector<std::size_t>> victim_tiers;
   std::uint64_t random_state = 0;  // xorshift state for victim choice; owner only
+  // Set by a thief that found this deque empty, cleared by the owner when it reads it: a
+  // running adaptive chunk then splits off half of what it has left (detail/range_job.hpp).
+  // On its own line: thieves write it while the owner works.
+  alignas(kCacheLine) std::atomic<bool> thieves_waiting{false};
 };
 
 class PoolCore final : public Scheduler, public std::enable_shared_from_this<PoolCore> {
@@ -65,6 +69,9 @@ class PoolCore final : public Scheduler, public std::enable_shared_from_this<Poo
 
   void post(Task* task) override;
   bool run_one_task() noexcept override;  // worker.cpp
+  void fork(Task* task) noexcept override;
+  bool take_back(Task* task) noexcept override;  // worker.cpp
+  bool take_steal_request() noexcept override;   // worker.cpp
   void report_error(std::exception_ptr error) noexcept override;
   void wait_idle();
   void shutdown(Shutdown mode);

@@ -24,6 +24,16 @@ class Scheduler {
   // Only on one of this scheduler's own workers: runs one queued task if it can find one
   // (help-while-wait). Returns whether it ran or cancelled a task.
   virtual bool run_one_task() noexcept = 0;
+  // Fork-join, only on one of this scheduler's own workers. fork() queues a join's second
+  // task where other workers can take it; it never throws (a task it cannot queue is
+  // cancelled: its invoke runs with TaskAction::cancel). take_back(), called after the first
+  // task ran, removes it again if no other worker took it and returns true: the caller then
+  // runs it inline (it counts as executed). Tasks queued after it are run on the way.
+  virtual void fork(Task* task) noexcept = 0;
+  virtual bool take_back(Task* task) noexcept = 0;
+  // On one of this scheduler's workers: did an idle worker look for work in this worker's
+  // queue and find none since the last call? Schedulers without stealing say no.
+  virtual bool take_steal_request() noexcept { return false; }
   // Delivers an error to PoolOptions::on_error (stderr when unset).
   virtual void report_error(std::exception_ptr error) noexcept = 0;
 

@@ -144,6 +144,16 @@ class SingleQueueCore final : public Scheduler,
     return true;
   }
 
+  // One queue: the forked task goes to the back like any other, and the joiner waits for it
+  // (running queued tasks meanwhile) instead of taking it back.
+  void fork(Task* task) noexcept override {
+    try {
+      post(task);
+    } catch (...) {  // post() cancelled the task before throwing
+    }
+  }
+  bool take_back(Task*) noexcept override { return false; }
+
   void report_error(std::exception_ptr error) noexcept override {
     deliver_error(&options_.on_error, options_.name, error);
   }

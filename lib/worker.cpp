@@ -72,6 +72,32 @@ bool PoolCore::run_one_task() noexcept {
   return true;
 }
 
+// Join's fast path: pop our own deque until the forked task comes back. A task above it was
+// queued by the first half of the join (a spawn that nobody waited for) and is run on the
+// way. An empty deque means a thief took the forked task: stealing takes the oldest first,
+// so nothing older than it can still be below it.
+bool PoolCore::take_back(Task* task) noexcept {
+  WorkerSlot& me = *slots_[current_worker_context()->index];
+  while (std::optional<Task*> popped = me.deque.pop()) {
+    if (*popped == task) {
+      // release: as execute() does, once the caller has run it. Counting it first is safe: the
+      // task that forked it is still running and keeps this worker's count below spawned.
+      WorkerCounters::bump(me.counters.executed, std::memory_order_release);
+      return true;
+    }
+    execute(me, *popped);
+  }
+  return false;
+}
+
+bool PoolCore::take_steal_request() noexcept {
+  WorkerSlot& me = *slots_[current_worker_context()->index];
+  // relaxed (both): a hint, see WorkerSlot::thieves_waiting.
+  if (!me.thieves_waiting.load(std::memory_order_relaxed)) return false;
+  me.thieves_waiting.store(false, std::memory_order_relaxed);
+  return true;
+}
+
 // Returns the next task to run, or null when the pool is shut down and drained.
 Task* PoolCore::next_task(WorkerSlot& me) {
   // 1. Own deque, newest first: the task our last one spawned, still in cache.
@@ -151,7 +177,15 @@ Task* PoolCore::steal_from_victims(WorkerSlot& me, bool& saw_contention) {
           WorkerCounters::bump(me.counters.stolen, std::memory_order_relaxed);  // statistics
           return result.value;
         }
-        if (result.status == StealStatus::empty) break;
+        if (result.status == StealStatus::empty) {
+          // relaxed (both): a hint for the victim's running chunk; a lost or late hint costs
+          // balance, never correctness. Read first so an idle search does not keep taking
+          // the victim's cache line.
+          if (!victim.thieves_waiting.load(std::memory_order_relaxed)) {
+            victim.thieves_waiting.store(true, std::memory_order_relaxed);
+          }
+          break;
+        }
         saw_contention = true;  // lost a race: retry this victim
       }
     }

@@ -1,8 +1,11 @@
 // The exceptions forage throws. Every message says what to do instead.
 #pragma once
 
+#include <cstddef>
+#include <exception>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace forage {
 
@@ -64,6 +67,25 @@ class AlreadyRetrieved : public Error {
 class PromiseAlreadySatisfied : public Error {
  public:
   using Error::Error;
+};
+
+// An element function of a parallel algorithm (parallel_map, parallel_for, imap, ...) threw.
+// Carries the index of the item it threw on (its position in the input, counted from 0; for
+// parallel_for(begin, end), i - begin) and the original exception.
+// The algorithm rethrows the first such failure; items not yet started were skipped.
+class ItemError : public Error {
+ public:
+  ItemError(const std::string& what, std::size_t index, std::exception_ptr original)
+      : Error(what), index_(index), original_(std::move(original)) {}
+
+  std::size_t index() const noexcept { return index_; }
+  const std::exception_ptr& original() const noexcept { return original_; }
+  // Throws the exception the function threw, e.g. to catch it by its own type.
+  [[noreturn]] void rethrow_original() const { std::rethrow_exception(original_); }
+
+ private:
+  std::size_t index_;
+  std::exception_ptr original_;
 };
 
 // hwloc could not load the machine's topology.

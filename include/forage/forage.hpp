@@ -1,8 +1,12 @@
 // forage: a work-stealing scheduler. Include this one header.
 #pragma once
 
+#include "forage/algorithm.hpp"
 #include "forage/errors.hpp"
+#include "forage/executor.hpp"
 #include "forage/future.hpp"
+#include "forage/join.hpp"
+#include "forage/map_options.hpp"
 #include "forage/options.hpp"
 #include "forage/pool.hpp"
 #include "forage/promise.hpp"

@@ -33,6 +33,9 @@ class Pool {
   // Workers above this are refused with InvalidArgument: a bigger pool on one machine is a
   // configuration mistake (oversubscription is allowed, 256 threads per pool is the limit).
   static constexpr std::size_t kMaxWorkers = 256;
+  // For the algorithms (forage/executor.hpp): splits work recursively with join; idle workers
+  // steal.
+  static constexpr bool work_stealing = true;
 
   // Starts the workers. Throws InvalidArgument (workers > kMaxWorkers), TopologyError.
   explicit Pool(PoolOptions options = {});

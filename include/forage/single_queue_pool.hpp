@@ -36,6 +36,9 @@ class SingleQueueCore;
 class SingleQueuePool {
  public:
   static constexpr std::size_t kMaxWorkers = 256;
+  // For the algorithms (forage/executor.hpp): one FIFO: the algorithms submit chunks to it, as
+  // Python does.
+  static constexpr bool work_stealing = false;
 
   // `workers` = 0 means one per allowed core. options.workers is ignored (`workers` wins);
   // pinning, name, callbacks and topology apply as for Pool.

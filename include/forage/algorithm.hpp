@@ -1,0 +1,274 @@
+// The parallel algorithms: Python's Pool.map family over any forage executor.
+//
+//   parallel_for(pool, begin, end, f)            f(i) for every i in [begin, end)
+//   parallel_for_each(pool, range, f)            f(item) for every item
+//   parallel_map(pool, inputs, f)                std::vector of f(item), in input order
+//   parallel_reduce(pool, begin, end, identity, map, reduce)
+//   map_async(pool, inputs, f)                   Future of parallel_map's vector
+//   imap(pool, inputs, f)                        a range of results, in order, while work runs
+//   imap_unordered(pool, inputs, f)              a range of {index, result}, as they finish
+//
+// Each is written once over the Executor concept (forage/executor.hpp): on a Pool the range
+// is split recursively with join, on a SingleQueuePool it is cut into chunks submitted to the
+// queue (detail/range_job.hpp). MapOptions (forage/map_options.hpp) picks the chunking, a
+// progress callback and, for imap, how many results may wait for the consumer.
+//
+// Errors. The first exception an element function throws stops the items that have not
+// started and reaches the caller as ItemError (the index and the original exception); other
+// exceptions (from reduce's combining, from on_progress) arrive as they were thrown. Called
+// from a task, every algorithm helps run the pool's work while it waits: nesting never
+// deadlocks. Empty input: empty output, no task is spawned.
+#pragma once
+
+#include <concepts>
+#include <cstddef>
+#include <functional>
+#include <iterator>
+#include <optional>
+#include <ranges>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "forage/detail/map_stream.hpp"
+#include "forage/detail/range_job.hpp"
+#include "forage/detail/submit.hpp"
+#include "forage/detail/task.hpp"
+#include "forage/executor.hpp"
+#include "forage/future.hpp"
+#include "forage/map_options.hpp"
+
+namespace forage {
+
+namespace detail {
+
+// Indexed access to any input range. Random-access sized ranges are used in place; forward
+// ranges through a vector of iterators; single-pass ranges are read into a vector first (as
+// Python's Pool.map does with list(iterable)).
+template <class R>
+class IndexedInput {
+ public:
+  explicit IndexedInput(R& range) {
+    if constexpr (kInPlace) {
+      first_ = std::ranges::begin(range);
+      size_ = static_cast<std::size_t>(std::ranges::size(range));
+    } else {
+      for (auto it = std::ranges::begin(range); it != std::ranges::end(range); ++it) {
+        if constexpr (std::ranges::forward_range<R>) {
+          held_.push_back(it);
+        } else {
+          held_.emplace_back(*it);
+        }
+      }
+      size_ = held_.size();
+    }
+  }
+
+  std::size_t size() const noexcept { return size_; }
+
+  decltype(auto) operator[](std::size_t index) const {
+    if constexpr (kInPlace) {
+      return first_[static_cast<std::ranges::range_difference_t<R>>(index)];
+    } else if constexpr (std::ranges::forward_range<R>) {
+      return *held_[index];
+    } else {
+      return held_[index];
+    }
+  }
+
+ private:
+  static constexpr bool kInPlace =
+      std::ranges::random_access_range<R> && std::ranges::sized_range<R>;
+  using Held = std::conditional_t<std::ranges::forward_range<R>, std::ranges::iterator_t<R>,
+                                  std::ranges::range_value_t<R>>;
+
+  std::ranges::iterator_t<R> first_{};
+  std::size_t size_ = 0;
+  mutable std::vector<Held> held_;  // empty when kInPlace; items are handed out mutable
+};
+
+template <class R, class F>
+using MapResult = std::remove_cvref_t<
+    std::invoke_result_t<F&, decltype(std::declval<const IndexedInput<R>&>()[0])>>;
+
+// Results land in place when R can be default-constructed (bool excepted: vector<bool> packs
+// bits, which threads cannot write independently); otherwise in optionals, moved out after.
+template <class R>
+inline constexpr bool kResultsInPlace =
+    std::is_default_constructible_v<R> && !std::is_same_v<R, bool>;
+
+template <class Input, class F, class Slot>
+struct MapBody {
+  using Partial = std::monostate;
+  Partial start() const noexcept { return {}; }
+  void step(Partial&, std::size_t index) { out[index] = std::invoke(fn, input[index]); }
+  Partial combine(Partial&&, Partial&&) const noexcept { return {}; }
+
+  const Input& input;
+  F& fn;
+  Slot* out;
+};
+
+template <class F, class Item>
+struct ForBody {
+  using Partial = std::monostate;
+  Partial start() const noexcept { return {}; }
+  void step(Partial&, std::size_t index) { std::invoke(fn, item(index)); }
+  Partial combine(Partial&&, Partial&&) const noexcept { return {}; }
+
+  F& fn;
+  Item item;  // index -> what fn is called with
+};
+
+template <class T, class Map, class Reduce, class I>
+struct ReduceBody {
+  using Partial = T;
+  T start() const { return identity; }
+  void step(T& acc, std::size_t index) {
+    acc = std::invoke(reduce, std::move(acc), std::invoke(map, static_cast<I>(first + index)));
+  }
+  T combine(T&& left, T&& right) { return std::invoke(reduce, std::move(left), std::move(right)); }
+
+  const T& identity;
+  Map& map;
+  Reduce& reduce;
+  I first;
+};
+
+template <std::integral I>
+std::size_t count_between(I begin, I end) noexcept {
+  if (!(begin < end)) return 0;
+  using U = std::make_unsigned_t<I>;
+  return static_cast<std::size_t>(static_cast<U>(end) - static_cast<U>(begin));
+}
+
+template <class E, class R, class F>
+auto parallel_map_as(E& executor, R& inputs, F& fn, const MapOptions& options, const char* where) {
+  using Result = MapResult<R, F>;
+  static_assert(!std::is_void_v<Result>,
+                "forage::parallel_map: the function returns void; use parallel_for_each");
+  const IndexedInput<R> input(inputs);
+  const std::size_t total = input.size();
+  if constexpr (kResultsInPlace<Result>) {
+    std::vector<Result> out(total);
+    MapBody<IndexedInput<R>, F, Result> body{input, fn, out.data()};
+    run_range(executor, total, body, options, where);
+    return out;
+  } else {
+    std::vector<std::optional<Result>> slots(total);
+    MapBody<IndexedInput<R>, F, std::optional<Result>> body{input, fn, slots.data()};
+    run_range(executor, total, body, options, where);
+    std::vector<Result> out;
+    out.reserve(total);
+    for (std::optional<Result>& slot : slots) out.push_back(std::move(*slot));
+    return out;
+  }
+}
+
+}  // namespace detail
+
+// fn(i) for every i in [begin, end), in parallel; nothing when end <= begin. An ItemError's
+// index is the position i - begin.
+template <Executor E, std::integral I, class F>
+  requires std::invocable<F&, I>
+void parallel_for(E& executor, I begin, I end, F&& fn, const MapOptions& options = {}) {
+  constexpr const char* kWhere = "forage::parallel_for";
+  detail::require_callable(fn, kWhere);
+  detail::validate_map_options(options, kWhere);
+  auto item = [begin](std::size_t index) { return static_cast<I>(begin + static_cast<I>(index)); };
+  detail::ForBody<std::remove_reference_t<F>, decltype(item)> body{fn, item};
+  detail::run_range(executor, detail::count_between(begin, end), body, options, kWhere);
+}
+
+// fn(item) for every item of `range` (by reference: fn may modify it), in parallel.
+template <Executor E, std::ranges::input_range R, class F>
+  requires std::invocable<F&, std::ranges::range_reference_t<R>>
+void parallel_for_each(E& executor, R&& range, F&& fn, const MapOptions& options = {}) {
+  constexpr const char* kWhere = "forage::parallel_for_each";
+  detail::require_callable(fn, kWhere);
+  detail::validate_map_options(options, kWhere);
+  const detail::IndexedInput<std::remove_reference_t<R>> input(range);
+  auto item = [&input](std::size_t index) -> decltype(auto) { return input[index]; };
+  detail::ForBody<std::remove_reference_t<F>, decltype(item)> body{fn, item};
+  detail::run_range(executor, input.size(), body, options, kWhere);
+}
+
+// std::vector{fn(item)...} in input order, computed in parallel. Blocks until done (helping,
+// on a worker).
+template <Executor E, std::ranges::input_range R, class F>
+  requires std::invocable<F&, std::ranges::range_reference_t<R>>
+auto parallel_map(E& executor, R&& inputs, F&& fn, const MapOptions& options = {}) {
+  constexpr const char* kWhere = "forage::parallel_map";
+  detail::require_callable(fn, kWhere);
+  detail::validate_map_options(options, kWhere);
+  return detail::parallel_map_as(executor, inputs, fn, options, kWhere);
+}
+
+// reduce(... reduce(reduce(identity, map(begin)), map(begin + 1)) ..., map(end - 1)), with
+// the items grouped in parallel: `reduce` must be associative and `identity` neutral for it
+// (each chunk starts from a copy). Partial results are combined in index order, so reduce
+// need not be commutative. Returns identity for an empty range.
+template <Executor E, std::integral I, class T, class Map, class Reduce>
+  requires std::invocable<Map&, I> &&
+      std::convertible_to<std::invoke_result_t<Reduce&, T, std::invoke_result_t<Map&, I>>, T>
+          T parallel_reduce(E& executor, I begin, I end, T identity, Map&& map, Reduce&& reduce,
+                            const MapOptions& options = {}) {
+    constexpr const char* kWhere = "forage::parallel_reduce";
+    detail::require_callable(map, kWhere);
+    detail::require_callable(reduce, kWhere);
+    detail::validate_map_options(options, kWhere);
+    detail::ReduceBody<T, std::remove_reference_t<Map>, std::remove_reference_t<Reduce>, I> body{
+        identity, map, reduce, begin};
+    std::optional<T> result =
+        detail::run_range(executor, detail::count_between(begin, end), body, options, kWhere);
+    return result ? std::move(*result) : identity;
+  }
+
+// parallel_map as a task: returns at once with a Future of the vector. The inputs, fn and
+// options are copied or moved into the task (as std::async does): pass std::span to avoid copying a
+// container you keep alive until the future is ready.
+template <Executor E, std::ranges::input_range R, class F>
+  requires std::invocable < std::decay_t<F>
+&, std::ranges::range_reference_t < std::decay_t<R>& >>
+       auto map_async(E& executor, R&& inputs, F&& fn, MapOptions options = {}) {
+  constexpr const char* kWhere = "forage::map_async";
+  detail::require_callable(fn, kWhere);
+  detail::validate_map_options(options, kWhere);
+  return detail::submit_to(
+      executor, kWhere,
+      [&executor, inputs = std::decay_t<R>(std::forward<R>(inputs)),
+       fn = std::decay_t<F>(std::forward<F>(fn)), options = std::move(options)]() mutable {
+        return detail::parallel_map_as(executor, inputs, fn, options, kWhere);
+      });
+}
+
+// A range you iterate while the work runs: fn(item) for each item, in input order. The input
+// is read lazily, on the iterating thread, so it may be any input range, even an endless
+// generator; at most MapOptions::max_in_flight results are computed ahead of the consumer.
+// Like a range adaptor it refers to an lvalue input (keep it alive) and owns an rvalue one.
+// Leaving the loop early stops the work (the range's destructor waits for running items).
+template <Executor E, std::ranges::input_range R, class F>
+  requires std::invocable < std::decay_t<F>
+&, std::remove_cvref_t<std::ranges::range_reference_t<R>>& >
+       auto imap(E& executor, R&& inputs, F&& fn, const MapOptions& options = {}) {
+  constexpr const char* kWhere = "forage::imap";
+  detail::require_callable(fn, kWhere);
+  detail::validate_stream_options(options, kWhere);
+  return detail::MapStream<E, R, std::decay_t<F>, true>(executor, std::forward<R>(inputs),
+                                                        std::forward<F>(fn), options, kWhere);
+}
+
+// As imap, but yields std::pair{index, result} as items finish, in no particular order.
+template <Executor E, std::ranges::input_range R, class F>
+  requires std::invocable < std::decay_t<F>
+&, std::remove_cvref_t<std::ranges::range_reference_t<R>>& >
+       auto imap_unordered(E& executor, R&& inputs, F&& fn, const MapOptions& options = {}) {
+  constexpr const char* kWhere = "forage::imap_unordered";
+  detail::require_callable(fn, kWhere);
+  detail::validate_stream_options(options, kWhere);
+  return detail::MapStream<E, R, std::decay_t<F>, false>(executor, std::forward<R>(inputs),
+                                                         std::forward<F>(fn), options, kWhere);
+}
+
+}  // namespace forage

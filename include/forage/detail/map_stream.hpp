@@ -1,0 +1,369 @@
+// The engine under imap and imap_unordered: a window of chunk tasks over an input range that
+// is read lazily, on the consuming thread, as results are consumed.
+//
+// The window has max_in_flight / chunk slots. Each slot is a task holding one chunk of inputs
+// and, once it ran, their results. Consuming a slot's last result refills it with the next
+// chunk of the input and posts it again, so at most max_in_flight results exist that the
+// consumer has not taken, however slow it is and however long the input.
+//   ordered:   the consumer drains the slots in ring order (the order their chunks were read)
+//   unordered: finished slots push themselves onto a lock-free list the consumer drains
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <exception>
+#include <functional>
+#include <iterator>
+#include <memory>
+#include <optional>
+#include <ranges>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "forage/detail/task.hpp"
+#include "forage/detail/wait_word.hpp"
+#include "forage/executor.hpp"
+#include "forage/map_options.hpp"
+
+namespace forage::detail {
+
+// Defined in lib/algorithms.cpp (with the range engine's errors).
+[[noreturn]] void throw_item_error(const char* where, std::size_t index, std::exception_ptr error);
+[[noreturn]] void throw_chunk_cancelled(const char* where);
+// Throws InvalidArgument for options imap cannot use (on_progress, max_in_flight = 0).
+void validate_stream_options(const MapOptions& options, const char* where);
+
+// Items per chunk and slots in the window, from the options; `known_size` when the input is
+// sized.
+struct StreamShape {
+  std::size_t chunk;
+  std::size_t slots;
+};
+StreamShape stream_shape(const MapOptions& options, std::size_t workers,
+                         std::optional<std::size_t> known_size) noexcept;
+
+// The input of a stream: a reference to an lvalue range (the caller keeps it alive, as with a
+// range adaptor), or the range itself when it was passed as an rvalue. (Not std::views::all:
+// clang 14 cannot use libstdc++ 12's views.)
+template <class R>
+class StreamInput {
+ public:
+  using Range = std::remove_reference_t<R>;
+
+  explicit StreamInput(R&& range) : stored_(store(std::forward<R>(range))) {}
+  Range& get() noexcept {
+    if constexpr (kByReference) {
+      return *stored_;
+    } else {
+      return stored_;
+    }
+  }
+
+ private:
+  static constexpr bool kByReference = std::is_lvalue_reference_v<R>;
+  static auto store(R&& range) {
+    if constexpr (kByReference) {
+      return &range;
+    } else {
+      return Range(std::move(range));
+    }
+  }
+
+  std::conditional_t<kByReference, Range*, Range> stored_;
+};
+
+// R is the type imap was given (an lvalue reference or a range type).
+template <Executor E, class R, class F, bool Ordered>
+  requires std::ranges::input_range<std::remove_reference_t<R>>
+class MapStream {
+  using View = std::remove_reference_t<R>;
+
+ public:
+  using Item = std::remove_cvref_t<std::ranges::range_reference_t<View>>;
+  using Result = std::remove_cvref_t<std::invoke_result_t<F&, Item&>>;
+  // What iteration yields: the result, or {index, result} when unordered.
+  using Value = std::conditional_t<Ordered, Result, std::pair<std::size_t, Result>>;
+
+ private:
+  struct State;
+
+ public:
+  class iterator {
+   public:
+    using iterator_concept = std::input_iterator_tag;
+    using value_type = Value;
+    using difference_type = std::ptrdiff_t;
+
+    iterator() noexcept = default;
+    Value& operator*() const noexcept { return *stream_->current_; }
+    Value* operator->() const noexcept { return &*stream_->current_; }
+    // Waits for the next result (helping, on a worker); throws ItemError if it is the item
+    // that failed.
+    iterator& operator++() {
+      stream_->advance();
+      return *this;
+    }
+    void operator++(int) { ++*this; }
+    friend bool operator==(const iterator& it, std::default_sentinel_t) noexcept {
+      return it.stream_->finished_;
+    }
+
+   private:
+    friend class MapStream;
+    explicit iterator(State* stream) noexcept : stream_(stream) {}
+    State* stream_ = nullptr;
+  };
+
+  MapStream(E& executor, View inputs, F fn, const MapOptions& options, const char* where)
+      : state_(
+            std::make_unique<State>(executor, std::move(inputs), std::move(fn), options, where)) {}
+
+  MapStream(MapStream&&) noexcept = default;
+  MapStream& operator=(MapStream&&) = delete;
+
+  // Reads the first chunks and waits for the first result. Call once: the input is read as
+  // the stream goes (a second begin() continues where the first left off).
+  iterator begin() {
+    if (!state_->started_) {
+      state_->started_ = true;
+      state_->guarded([this] { state_->start(); });
+    }
+    return iterator(state_.get());
+  }
+  std::default_sentinel_t end() const noexcept { return std::default_sentinel; }
+
+ private:
+  struct Slot final : Task {
+    Slot() noexcept : Task{&Slot::invoke_task} {}
+
+    static void invoke_task(Task* self, TaskAction action) noexcept {
+      auto* slot = static_cast<Slot*>(self);
+      State* state = slot->state;
+      if (action == TaskAction::run) {
+        slot->run();
+      } else {
+        slot->cancelled = true;
+      }
+      state->publish(*slot);
+      state->in_flight_.count_down();  // our last access: the stream may be destroyed now
+    }
+
+    void run() noexcept {
+      for (std::size_t k = 0; k < items.size(); ++k) {
+        if (state->stopped()) {
+          cut_short = true;
+          return;
+        }
+        try {
+          results.push_back(std::invoke(state->fn_, items[k]));
+        } catch (...) {
+          error = std::current_exception();
+          error_index = first_index + k;
+          state->stop();
+          return;
+        }
+      }
+    }
+
+    State* state = nullptr;
+    std::size_t first_index = 0;
+    std::vector<Item> items;
+    std::vector<Result> results;
+    std::size_t consumed = 0;  // consumer only
+    bool active = false;       // consumer only: holds a chunk not yet fully consumed
+    std::exception_ptr error;
+    std::size_t error_index = 0;
+    bool cancelled = false;
+    bool cut_short = false;     // stopped by another item's failure before all its items ran
+    CountLatch ready{0};        // ordered: 1 while the slot's task is queued or running
+    Slot* next_done = nullptr;  // unordered: the finished list
+  };
+
+  struct State {
+    State(E& executor, R&& inputs, F fn, const MapOptions& options, const char* where)
+        : executor_(executor), inputs_(std::forward<R>(inputs)), fn_(std::move(fn)), where_(where) {
+      std::optional<std::size_t> known_size;
+      if constexpr (std::ranges::sized_range<View>) {
+        known_size = static_cast<std::size_t>(std::ranges::size(inputs_.get()));
+      }
+      const StreamShape shape = stream_shape(options, executor.worker_count(), known_size);
+      chunk_ = shape.chunk;
+      slots_ = std::make_unique<Slot[]>(shape.slots);
+      slot_count_ = shape.slots;
+      for (std::size_t k = 0; k < slot_count_; ++k) slots_[k].state = this;
+    }
+
+    ~State() {
+      stop();
+      in_flight_.wait();  // no slot task may outlive the slots
+    }
+
+    State(const State&) = delete;
+    State& operator=(const State&) = delete;
+
+    bool stopped() const noexcept {
+      // relaxed: a hint; results and errors are published by publish()/in_flight_.
+      return stop_.load(std::memory_order_relaxed);
+    }
+    void stop() noexcept { stop_.store(true, std::memory_order_relaxed); }  // relaxed: as above
+
+    void start() {
+      next_input_ = std::ranges::begin(inputs_.get());
+      for (std::size_t k = 0; k < slot_count_; ++k) {
+        if (!refill(slots_[k])) break;
+      }
+      advance();
+    }
+
+    // Reads the next chunk of input into `slot` and posts it; false at the end of the input.
+    bool refill(Slot& slot) {
+      slot.items.clear();
+      slot.results.clear();
+      slot.consumed = 0;
+      slot.error = nullptr;
+      slot.cancelled = false;
+      slot.cut_short = false;
+      slot.first_index = next_index_;
+      while (slot.items.size() < chunk_ && next_input_ != std::ranges::end(inputs_.get())) {
+        slot.items.emplace_back(*next_input_);
+        ++next_input_;
+        ++next_index_;
+      }
+      slot.active = !slot.items.empty();
+      if (!slot.active) return false;
+      ++active_;
+      in_flight_.add();
+      if constexpr (Ordered) slot.ready.add();
+      executor_.post(&slot);  // a refusal cancels the slot (publishing it) before throwing
+      return true;
+    }
+
+    // Runs on the worker that finished the slot.
+    void publish(Slot& slot) noexcept {
+      if constexpr (Ordered) {
+        slot.ready.count_down();
+      } else {
+        // relaxed load, release CAS: the slot's results happen-before the consumer's acquire
+        // exchange that takes the list.
+        Slot* head = done_.load(std::memory_order_relaxed);
+        do {
+          slot.next_done = head;
+        } while (!done_.compare_exchange_weak(head, &slot, std::memory_order_release,
+                                              std::memory_order_relaxed));
+        arrived_.notify();
+      }
+    }
+
+    // Makes current_ the next result, or sets finished_. Throws for a failed or cancelled
+    // item (then finished_ is set: the stream ends there).
+    void advance() {
+      guarded([this] { advance_unguarded(); });
+    }
+
+    template <class Step>
+    void guarded(Step&& step) {
+      try {
+        step();
+      } catch (...) {
+        finished_ = true;
+        current_.reset();
+        throw;
+      }
+    }
+
+    void advance_unguarded() {
+      for (;;) {
+        Slot* slot = draining();
+        if (slot == nullptr) {
+          finished_ = true;
+          current_.reset();
+          return;
+        }
+        if (!failing_ && slot->consumed < slot->results.size()) {
+          const std::size_t index = slot->first_index + slot->consumed;
+          Result& result = slot->results[slot->consumed++];
+          if constexpr (Ordered) {
+            current_.emplace(std::move(result));
+          } else {
+            current_.emplace(index, std::move(result));
+          }
+          return;
+        }
+        // Every result of this slot was consumed.
+        --active_;
+        slot->active = false;
+        drained_ = nullptr;
+        if (slot->error) throw_item_error(where_, slot->error_index, slot->error);
+        if (slot->cancelled) throw_chunk_cancelled(where_);
+        // Another slot's item failed and cut this one short: what follows has gaps, so yield
+        // nothing more and drain on to the slot that holds the failure.
+        if (slot->cut_short) failing_ = true;
+        if (!failing_ && !stopped()) refill(*slot);
+        if constexpr (Ordered) head_ = (head_ + 1) % slot_count_;
+      }
+    }
+
+    // The finished slot to take results from next, waiting for one if needed; null when no
+    // slot holds a chunk.
+    Slot* draining() {
+      if (drained_ != nullptr) return drained_;
+      if (active_ == 0) return nullptr;
+      if constexpr (Ordered) {
+        Slot& slot = slots_[head_];
+        slot.ready.wait();  // acquire: the slot's results are visible
+        drained_ = &slot;
+      } else {
+        while (finished_list_ == nullptr) {
+          const std::uint32_t seen = arrived_.sequence();
+          // acquire: pairs with publish()'s release CAS.
+          Slot* taken = done_.exchange(nullptr, std::memory_order_acquire);
+          if (taken == nullptr) {
+            arrived_.wait_past(seen);
+            continue;
+          }
+          // The list is newest first; reverse it so results come in completion order.
+          while (taken != nullptr) {
+            Slot* next = taken->next_done;
+            taken->next_done = finished_list_;
+            finished_list_ = taken;
+            taken = next;
+          }
+        }
+        drained_ = finished_list_;
+        finished_list_ = finished_list_->next_done;
+      }
+      return drained_;
+    }
+
+    E& executor_;
+    StreamInput<R> inputs_;
+    F fn_;
+    const char* where_;
+    std::size_t chunk_ = 1;
+    std::unique_ptr<Slot[]> slots_;
+    std::size_t slot_count_ = 0;
+    std::atomic<bool> stop_{false};
+    CountLatch in_flight_{0};  // slot tasks posted and not finished
+
+    // Consumer only.
+    std::ranges::iterator_t<View> next_input_{};
+    std::size_t next_index_ = 0;
+    std::size_t active_ = 0;         // slots holding a chunk not yet fully consumed
+    std::size_t head_ = 0;           // ordered: the slot whose chunk comes next
+    Slot* drained_ = nullptr;        // the slot results are being taken from
+    Slot* finished_list_ = nullptr;  // unordered: finished slots taken from done_
+    std::optional<Value> current_;
+    bool started_ = false;
+    bool finished_ = false;
+    bool failing_ = false;  // a slot was cut short: drain to the failure, yield nothing
+
+    // Unordered: finished slots, pushed by workers (newest first), and its wake-up word.
+    std::atomic<Slot*> done_{nullptr};
+    Signal arrived_;
+  };
+
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace forage::detail

@@ -1,0 +1,364 @@
+// The engine under parallel_for, parallel_for_each, parallel_map, parallel_reduce and
+// map_async: run a body over the indices [0, n) and fold the partial results in order.
+//
+// One engine, two ways to schedule, picked by the executor:
+//   work_stealing (Pool)   split the range in halves with join. Adaptive chunking splits while
+//                          thieves are hungry (see Splitter); fixed/python split down to
+//                          chunks of that size. Stolen halves balance skewed work.
+//   one queue (SingleQueuePool)  cut the range into chunks and submit them all, as Python's
+//                          Pool.map does; the caller waits (helping, on a worker).
+//
+// A Body provides:
+//   using Partial = ...;                          // std::monostate when nothing is folded
+//   Partial start();                              // a fresh accumulator for a chunk
+//   void step(Partial& acc, std::size_t index);   // one item; may throw
+//   Partial combine(Partial&& left, Partial&& right);
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <utility>
+
+#include "forage/detail/task.hpp"
+#include "forage/detail/wait_word.hpp"
+#include "forage/executor.hpp"
+#include "forage/join.hpp"
+#include "forage/map_options.hpp"
+
+namespace forage::detail {
+
+// Defined in lib/algorithms.cpp.
+//
+// On a Pool worker: did a thief find this worker's deque empty since the last call? (The
+// signal is cleared by reading it.) False elsewhere.
+bool thieves_waiting_on_current_worker() noexcept;
+[[noreturn]] void throw_item_error(const char* where, std::size_t index, std::exception_ptr error);
+[[noreturn]] void throw_chunk_cancelled(const char* where);
+[[noreturn]] void throw_too_many_chunks(const char* where, std::size_t chunks);
+// Throws InvalidArgument for options no algorithm can use (max_in_flight = 0).
+void validate_map_options(const MapOptions& options, const char* where);
+
+// Items a running adaptive chunk processes between two looks at the hungry-thief signal.
+inline constexpr std::size_t kItemsPerProbe = 128;
+// A single-queue run counts its chunks in a CountLatch (31 bits).
+inline constexpr std::size_t kMaxChunks = std::size_t{1} << 30;
+
+// Progress reporting shared by the chunks of one job: a report when the total done crosses a
+// 1% step, by whoever gets the reporter's try-lock (so never concurrently with itself).
+class ProgressReporter {
+ public:
+  ProgressReporter(const std::function<void(std::size_t, std::size_t)>& callback,
+                   std::size_t total) noexcept
+      : callback_(callback ? &callback : nullptr),
+        total_(total),
+        step_(std::max<std::size_t>(1, (total + 99) / 100)) {}
+
+  bool enabled() const noexcept { return callback_ != nullptr; }
+  // A chunk reports its items in batches of this many.
+  std::size_t step() const noexcept { return step_; }
+
+  // Adds finished items; reports if a step boundary was crossed. Throws what the callback
+  // throws.
+  void add(std::size_t items) {
+    // relaxed: the count is a statistic; the report below reads it under the try-lock.
+    const std::size_t before = done_.fetch_add(items, std::memory_order_relaxed);
+    const std::size_t after = before + items;
+    if (after / step_ == before / step_ && after != total_) return;
+    // acquire: pairs with the release below; the last reporter's `reported_` is visible.
+    if (reporting_.exchange(true, std::memory_order_acquire)) return;  // busy: skip this one
+    struct Unlock {
+      std::atomic<bool>& flag;
+      // release: our `reported_` write happens-before the next reporter's acquire.
+      ~Unlock() { flag.store(false, std::memory_order_release); }
+    } unlock{reporting_};
+    // relaxed: any value at least `after` is a fair report; the try-lock orders `reported_`.
+    const std::size_t now = done_.load(std::memory_order_relaxed);
+    if (now > reported_) {
+      reported_ = now;
+      (*callback_)(now, total_);
+    }
+  }
+
+  // The calling thread, after every chunk finished successfully: the final (total, total).
+  void finish() {
+    if (enabled() && reported_ != total_) {
+      reported_ = total_;
+      (*callback_)(total_, total_);
+    }
+  }
+
+ private:
+  const std::function<void(std::size_t, std::size_t)>* callback_;
+  std::size_t total_;
+  std::size_t step_;
+  std::atomic<std::size_t> done_{0};
+  std::atomic<bool> reporting_{false};
+  std::size_t reported_ = 0;  // guarded by reporting_
+};
+
+// What the chunks of one run share: the body, the first failure, the stop flag, progress.
+template <class Body>
+class RangeJob {
+ public:
+  using Partial = typename Body::Partial;
+
+  RangeJob(Body& body, std::size_t total, const MapOptions& options, const char* where)
+      : body_(body), progress_(options.on_progress, total), where_(where) {}
+
+  bool stopped() const noexcept {
+    // relaxed: a hint that lets remaining chunks skip; the failure itself is published by
+    // the completion of the chunk that failed (a join or a latch).
+    return stop_.load(std::memory_order_relaxed);
+  }
+
+  // Runs the items [begin, end) into a fresh accumulator. Returns nullopt if the job stopped
+  // or an item failed (the failure is recorded). When `split_on_demand`, every
+  // kItemsPerProbe items it checks for hungry thieves and hands them half of what is left.
+  template <class SplitRest>
+  std::optional<Partial> run_chunk(std::size_t begin, std::size_t end, bool split_on_demand,
+                                   SplitRest&& split_rest) noexcept {
+    std::optional<Partial> acc;
+    try {
+      acc.emplace(body_.start());
+    } catch (...) {
+      fail(std::current_exception(), std::nullopt);
+      return std::nullopt;
+    }
+    std::size_t index = begin;
+    std::size_t unreported = 0;
+    while (index < end) {
+      const std::size_t block_end = split_on_demand ? std::min(end, index + kItemsPerProbe) : end;
+      if (!run_items(*acc, index, block_end, unreported)) return std::nullopt;
+      if (split_on_demand && end - index >= 2 && thieves_waiting_on_current_worker()) {
+        report(unreported);
+        return combine(std::move(acc), split_rest(index, end));
+      }
+    }
+    report(unreported);
+    return acc;
+  }
+
+  std::optional<Partial> combine(std::optional<Partial>&& left,
+                                 std::optional<Partial>&& right) noexcept {
+    if (!left || !right) return std::nullopt;
+    try {
+      return body_.combine(std::move(*left), std::move(*right));
+    } catch (...) {
+      fail(std::current_exception(), std::nullopt);
+      return std::nullopt;
+    }
+  }
+
+  // Records the first failure and stops the chunks that have not started. `index` names the
+  // item whose function threw; without one (a throwing combine or progress callback) the
+  // exception is rethrown as it is.
+  void fail(std::exception_ptr error, std::optional<std::size_t> index) noexcept {
+    // acq_rel: exactly one failure wins; its writes are published by its chunk's completion.
+    if (!failed_.exchange(true, std::memory_order_acq_rel)) {
+      error_ = std::move(error);
+      error_index_ = index;
+    }
+    stop_.store(true, std::memory_order_relaxed);  // relaxed: a hint (see stopped())
+  }
+
+  // The calling thread, once every chunk has finished: rethrows the failure, or reports the
+  // final progress.
+  void finish() {
+    // relaxed: every chunk's completion was acquired before this call.
+    if (failed_.load(std::memory_order_relaxed)) {
+      if (error_index_) throw_item_error(where_, *error_index_, error_);
+      std::rethrow_exception(error_);
+    }
+    progress_.finish();
+  }
+
+  const char* where() const noexcept { return where_; }
+
+ private:
+  // Items [index, end) into `acc`; false if the job stopped or an item failed.
+  bool run_items(Partial& acc, std::size_t& index, std::size_t end,
+                 std::size_t& unreported) noexcept {
+    try {
+      for (; index < end; ++index) {
+        if (stopped()) return false;
+        body_.step(acc, index);
+        if (progress_.enabled() && ++unreported == progress_.step()) {
+          report(unreported);
+          unreported = 0;
+        }
+      }
+    } catch (...) {
+      fail(std::current_exception(), index);
+      return false;
+    }
+    return true;
+  }
+
+  void report(std::size_t items) noexcept {
+    if (items == 0 || !progress_.enabled()) return;
+    try {
+      progress_.add(items);
+    } catch (...) {
+      fail(std::current_exception(), std::nullopt);
+    }
+  }
+
+  Body& body_;
+  ProgressReporter progress_;
+  const char* where_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> failed_{false};
+  std::exception_ptr error_;                // written by the failure that set failed_
+  std::optional<std::size_t> error_index_;  // likewise
+};
+
+// How a Pool cuts the range. Adaptive (after rayon's adaptive splitter): split while
+// `splits` lasts, starting at one per worker and halving per level; a stolen half proves a
+// thief was hungry and gets at least `workers` splits again. Fixed sizes split down to whole
+// chunks, at multiples of the chunk size, so the chunks are the ones a single queue would get.
+struct Splitter {
+  std::size_t chunk;   // fixed/python: leaf size; adaptive: 0
+  std::size_t splits;  // adaptive: splits left on this path
+  std::size_t workers;
+
+  bool adaptive() const noexcept { return chunk == 0; }
+
+  bool try_split(std::size_t length, bool stolen) noexcept {
+    if (!adaptive()) return length > chunk;
+    if (length < 2) return false;
+    if (stolen) {
+      splits = std::max(workers, splits / 2);
+      return true;
+    }
+    if (splits == 0) return false;
+    splits /= 2;
+    return true;
+  }
+
+  std::size_t middle(std::size_t begin, std::size_t end) const noexcept {
+    if (adaptive()) return begin + (end - begin) / 2;
+    const std::size_t chunks = (end - begin + chunk - 1) / chunk;
+    return begin + (chunks / 2) * chunk;
+  }
+};
+
+template <class Body>
+std::optional<typename Body::Partial> split_range(RangeJob<Body>& job, std::size_t begin,
+                                                  std::size_t end, Splitter splitter, bool stolen) {
+  using Partial = typename Body::Partial;
+  if (job.stopped()) return std::nullopt;
+  const auto halves = [&job](std::size_t from, std::size_t mid, std::size_t to,
+                             const Splitter& both) {
+    auto [left, right] = join_on_worker(
+        [&] { return split_range(job, from, mid, both, false); },
+        [&](bool was_stolen) { return split_range(job, mid, to, both, was_stolen); });
+    return job.combine(std::move(left), std::move(right));
+  };
+  if (splitter.try_split(end - begin, stolen)) {
+    return halves(begin, splitter.middle(begin, end), end, splitter);
+  }
+  return job.run_chunk(begin, end, splitter.adaptive(),
+                       [&](std::size_t from, std::size_t to) -> std::optional<Partial> {
+                         // A thief asked: give it the second half of what is left, with one
+                         // split per worker to spend as a stolen half would.
+                         Splitter fresh{0, splitter.workers, splitter.workers};
+                         return halves(from, from + (to - from) / 2, to, fresh);
+                       });
+}
+
+// One chunk on a single queue: a node in an array the caller owns until every chunk finished.
+template <class Body>
+struct ChunkTask final : Task {
+  ChunkTask() noexcept : Task{&ChunkTask::invoke_task} {}
+
+  static void invoke_task(Task* self, TaskAction action) noexcept {
+    auto* chunk = static_cast<ChunkTask*>(self);
+    CountLatch& finished = *chunk->finished;
+    if (action == TaskAction::run) {
+      *chunk->partial = chunk->job->run_chunk(
+          chunk->begin, chunk->end, false,
+          [](std::size_t, std::size_t) { return std::optional<typename Body::Partial>(); });
+    } else {
+      try {
+        throw_chunk_cancelled(chunk->job->where());
+      } catch (...) {
+        chunk->job->fail(std::current_exception(), std::nullopt);
+      }
+    }
+    finished.count_down();  // our last access: the caller may free the chunks now
+  }
+
+  RangeJob<Body>* job = nullptr;
+  CountLatch* finished = nullptr;
+  std::optional<typename Body::Partial>* partial = nullptr;
+  std::size_t begin = 0;
+  std::size_t end = 0;
+};
+
+template <class Body, class E>
+std::optional<typename Body::Partial> run_in_chunks(E& executor, RangeJob<Body>& job,
+                                                    std::size_t total, std::size_t chunk) {
+  using Partial = typename Body::Partial;
+  const std::size_t count = total / chunk + (total % chunk != 0 ? 1 : 0);
+  if (count > kMaxChunks) throw_too_many_chunks(job.where(), count);
+  auto chunks = std::make_unique<ChunkTask<Body>[]>(count);
+  auto partials = std::make_unique<std::optional<Partial>[]>(count);
+  CountLatch finished(static_cast<std::uint32_t>(count));
+  std::size_t posted = 0;
+  try {
+    for (; posted < count; ++posted) {
+      ChunkTask<Body>& task = chunks[posted];
+      task.job = &job;
+      task.finished = &finished;
+      task.partial = &partials[posted];
+      task.begin = posted * chunk;
+      task.end = std::min(total, task.begin + chunk);
+      executor.post(&task);
+    }
+  } catch (...) {
+    // The refused chunk was cancelled (and counted) by post(); the ones never posted are
+    // counted here, then the posted ones are waited for: none may outlive `chunks`.
+    for (std::size_t k = posted + 1; k < count; ++k) finished.count_down();
+    finished.wait();
+    throw;
+  }
+  finished.wait();
+  std::optional<Partial> result = std::move(partials[0]);
+  for (std::size_t k = 1; k < count; ++k)
+    result = job.combine(std::move(result), std::move(partials[k]));
+  return result;
+}
+
+// Runs `body` over [0, total) on `executor` and returns the folded partial result (nullopt for
+// an empty range). Throws ItemError for the first item that threw, or what a combine or the
+// progress callback threw; PoolClosed when the pool refuses the work; Cancelled when
+// Shutdown::cancel_pending dropped part of it.
+template <Executor E, class Body>
+std::optional<typename Body::Partial> run_range(E& executor, std::size_t total, Body& body,
+                                                const MapOptions& options, const char* where) {
+  if (total == 0) {
+    ProgressReporter(options.on_progress, 0).finish();
+    return std::nullopt;
+  }
+  RangeJob<Body> job(body, total, options, where);
+  std::optional<typename Body::Partial> result;
+  const std::size_t workers = executor.worker_count();
+  if constexpr (E::work_stealing) {
+    const bool adaptive = options.chunking.kind() == Chunking::Kind::adaptive;
+    const Splitter splitter{adaptive ? 0 : options.chunking.chunk_size(total, workers), workers,
+                            workers};
+    auto whole = [&] { return split_range(job, 0, total, splitter, false); };
+    result = run_inside(executor, whole, where);
+  } else {
+    result = run_in_chunks(executor, job, total, options.chunking.chunk_size(total, workers));
+  }
+  job.finish();
+  return result;
+}
+
+}  // namespace forage::detail

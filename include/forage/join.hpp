@@ -1,0 +1,281 @@
+// Fork-join: join(a, b) and TaskGroup.
+//
+// join(a, b) runs `a` on the calling worker and offers `b` to idle workers; if nobody took `b`
+// by the time `a` is done, the caller runs it too. The task for `b` lives on the caller's
+// stack: a join allocates nothing. If `b` was taken, the caller runs other tasks while it
+// waits (help-while-wait), so joins nest to any depth without blocking a worker.
+//
+// TaskGroup is the open-ended form: spawn any number of tasks, then wait() for all of them.
+#pragma once
+
+#include <atomic>
+#include <concepts>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <optional>
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+#include "forage/detail/scheduler_id.hpp"
+#include "forage/detail/shared_state.hpp"
+#include "forage/detail/task.hpp"
+#include "forage/detail/wait_word.hpp"
+#include "forage/executor.hpp"
+
+namespace forage {
+
+namespace detail {
+
+// Defined in lib/fork_join.cpp.
+[[noreturn]] void throw_join_outside_pool();
+[[noreturn]] void throw_entry_cancelled(const char* where);
+std::exception_ptr group_task_cancelled_error();
+
+// What a join half or an entered call hands back: std::monostate for void, a copy for a
+// reference (the result outlives the call).
+template <class T>
+using ValueOrMonostate =
+    std::conditional_t<std::is_void_v<T>, std::monostate, std::remove_cvref_t<T>>;
+
+// fn(args...), with std::monostate standing in for a void result.
+template <class F, class... Args>
+ValueOrMonostate<std::invoke_result_t<F, Args...>> invoke_for_value(F&& fn, Args&&... args) {
+  if constexpr (std::is_void_v<std::invoke_result_t<F, Args...>>) {
+    std::invoke(std::forward<F>(fn), std::forward<Args>(args)...);
+    return {};
+  } else {
+    return std::invoke(std::forward<F>(fn), std::forward<Args>(args)...);
+  }
+}
+
+// The second half of a join, on the joiner's stack. `fn(stolen)` learns whether another
+// worker took it, which adaptive splitting uses to split the stolen half further.
+template <class F>
+class ForkedTask final : public Task {
+ public:
+  using Result = ValueOrMonostate<std::invoke_result_t<F&, bool>>;
+
+  explicit ForkedTask(F& fn) noexcept : Task{&ForkedTask::invoke_task}, fn_(fn) {}
+
+  void run(bool stolen) noexcept {
+    try {
+      result_.emplace(invoke_for_value(fn_, stolen));
+    } catch (...) {
+      error_ = std::current_exception();
+    }
+  }
+
+  // Only after the joiner took it back, or after wait_taken() returned.
+  bool dropped() const noexcept { return dropped_; }
+  void wait_taken() noexcept { finished_.wait(); }
+  std::exception_ptr& error() noexcept { return error_; }
+  Result take_result() { return std::move(*result_); }
+
+ private:
+  static void invoke_task(Task* self, TaskAction action) noexcept {
+    auto* task = static_cast<ForkedTask*>(self);
+    if (action == TaskAction::run) {
+      task->run(true);
+    } else {
+      task->dropped_ = true;  // the pool is cancelling its queue: the joiner runs it instead
+    }
+    task->finished_.count_down();  // our last access: the joiner's frame may end now
+  }
+
+  F& fn_;
+  std::optional<Result> result_;
+  std::exception_ptr error_;
+  bool dropped_ = false;
+  CountLatch finished_{1};
+};
+
+// join() on a worker; `b` is called with whether it was stolen.
+template <class A, class B>
+auto join_on_worker(A&& a, B&& b) {
+  using ResultA = ValueOrMonostate<std::invoke_result_t<A>>;
+  ForkedTask<std::remove_reference_t<B>> forked(b);
+  if (!fork_on_current_worker(&forked)) throw_join_outside_pool();
+
+  std::optional<ResultA> result_a;
+  std::exception_ptr error_a;
+  try {
+    result_a.emplace(invoke_for_value(std::forward<A>(a)));
+  } catch (...) {
+    error_a = std::current_exception();
+  }
+  // b is skipped when a threw and nobody has started it; otherwise it runs to the end.
+  if (take_back_on_current_worker(&forked)) {
+    if (!error_a) forked.run(false);
+  } else {
+    forked.wait_taken();
+    if (forked.dropped() && !error_a) forked.run(false);
+  }
+  if (error_a) std::rethrow_exception(error_a);
+  if (forked.error()) std::rethrow_exception(forked.error());
+  return std::pair<ResultA, typename decltype(forked)::Result>(std::move(*result_a),
+                                                               forked.take_result());
+}
+
+// A call entering a pool from outside: a task on the caller's stack that runs `fn` on one of
+// the pool's workers while the caller waits.
+template <class F>
+class EntryTask final : public Task {
+ public:
+  using Result = ValueOrMonostate<std::invoke_result_t<F&>>;
+
+  explicit EntryTask(F& fn) noexcept : Task{&EntryTask::invoke_task}, fn_(fn) {}
+
+  Result wait_result(const char* where) {
+    finished_.wait();
+    if (cancelled_) throw_entry_cancelled(where);
+    if (error_) std::rethrow_exception(error_);
+    return std::move(*result_);
+  }
+
+ private:
+  static void invoke_task(Task* self, TaskAction action) noexcept {
+    auto* task = static_cast<EntryTask*>(self);
+    if (action == TaskAction::run) {
+      try {
+        task->result_.emplace(invoke_for_value(task->fn_));
+      } catch (...) {
+        task->error_ = std::current_exception();
+      }
+    } else {
+      task->cancelled_ = true;
+    }
+    task->finished_.count_down();  // our last access: the caller's frame may end now
+  }
+
+  F& fn_;
+  std::optional<Result> result_;
+  std::exception_ptr error_;
+  bool cancelled_ = false;
+  CountLatch finished_{1};
+};
+
+// Runs fn() on one of `executor`'s workers: right here if the caller is one, else as a task
+// the caller waits for (sleeping off the pool, helping its own pool on another pool's worker).
+// Throws PoolClosed if the pool refuses it, Cancelled if shutdown(cancel_pending) dropped it.
+template <Executor E, class F>
+ValueOrMonostate<std::invoke_result_t<F&>> run_inside(E& executor, F&& fn, const char* where) {
+  if (on_scheduler(SchedulerAccess::id(executor))) return invoke_for_value(fn);
+  EntryTask<std::remove_reference_t<F>> entry(fn);
+  executor.post(&entry);  // a refusal cancels the entry (finishing it) before it throws
+  return entry.wait_result(where);
+}
+
+}  // namespace detail
+
+// Runs a() and b(), possibly in parallel, and returns {a's result, b's result}, with
+// std::monostate for void. On a worker of any pool it forks there; elsewhere it throws
+// InvalidArgument (name a pool with join(pool, a, b)). If a or b throws, the first exception
+// is rethrown once both have finished or been skipped: a's if both threw; b is skipped when a
+// threw before anyone started b.
+template <class A, class B>
+  requires(std::invocable<A>&& std::invocable<B>)
+auto join(A&& a, B&& b) {
+  auto b_ignoring_stolen = [&b](bool) -> decltype(auto) { return std::invoke(b); };
+  return detail::join_on_worker(std::forward<A>(a), b_ignoring_stolen);
+}
+
+// join(a, b) on `executor`: on one of its workers directly, else it enters the pool (the
+// caller waits for the join as a task of the pool). Throws PoolClosed after shutdown().
+template <Executor E, class A, class B>
+  requires(std::invocable<A>&& std::invocable<B>)
+auto join(E& executor, A&& a, B&& b) {
+  auto both = [&] { return forage::join(std::forward<A>(a), std::forward<B>(b)); };
+  return detail::run_inside(executor, both, "forage::join");
+}
+
+// A set of tasks to wait for together.
+//
+//   forage::TaskGroup group(pool);
+//   for (auto& part : parts) group.spawn([&part] { process(part); });
+//   group.wait();  // helps run them; rethrows the first exception
+//
+// Every spawned task runs (a failure does not stop the others). wait() rethrows the first
+// exception and drops the rest after their tasks ran; a task the pool cancelled
+// (Shutdown::cancel_pending) makes wait() throw Cancelled if no task threw. The group can be
+// reused after wait(). The destructor waits too (a task never outlives the frame it may
+// refer to); an exception it could not rethrow goes to the pool's PoolOptions::on_error.
+// spawn() may be called from the group's tasks; wait() from one thread at a time.
+class TaskGroup {
+ public:
+  template <Executor E>
+  explicit TaskGroup(E& executor) noexcept
+      : executor_(&executor),
+        post_([](void* target, detail::Task* task) { static_cast<E*>(target)->post(task); }),
+        scheduler_(detail::SchedulerAccess::id(executor)) {}
+
+  ~TaskGroup();
+
+  TaskGroup(const TaskGroup&) = delete;
+  TaskGroup& operator=(const TaskGroup&) = delete;
+
+  // Throws InvalidArgument for an empty callable, PoolClosed when the pool refuses the task.
+  template <class F>
+    requires(std::invocable<std::decay_t<F>&>)
+  void spawn(F&& fn) {
+    detail::require_callable(fn, "forage::TaskGroup::spawn");
+    auto* task = new GroupTask<std::decay_t<F>>(*this, std::forward<F>(fn));
+    pending_.add();
+    try {
+      post_(executor_, task);
+    } catch (...) {
+      // The pool refused it and already cancelled it: the caller gets the exception, so
+      // wait() should not report that cancellation again.
+      // relaxed: our own cancel call above happened on this thread.
+      refused_.fetch_add(1, std::memory_order_relaxed);
+      throw;
+    }
+  }
+
+  // Waits for every task spawned so far (running other tasks meanwhile on a worker), then
+  // rethrows the first exception one of them threw.
+  void wait();
+
+ private:
+  template <class F>
+  struct GroupTask final : detail::Task {
+    GroupTask(TaskGroup& owner, F&& callable)
+        : Task{&GroupTask::invoke_task}, group(owner), fn(std::move(callable)) {}
+    GroupTask(TaskGroup& owner, const F& callable)
+        : Task{&GroupTask::invoke_task}, group(owner), fn(callable) {}
+
+    static void invoke_task(Task* self, detail::TaskAction action) noexcept {
+      auto* task = static_cast<GroupTask*>(self);
+      TaskGroup& group = task->group;
+      if (action == detail::TaskAction::run) {
+        try {
+          std::invoke(task->fn);
+        } catch (...) {
+          group.record_error(std::current_exception());
+        }
+      } else {
+        // relaxed: published by the count_down below.
+        group.cancelled_.fetch_add(1, std::memory_order_relaxed);
+      }
+      delete task;
+      group.pending_.count_down();  // our last access: wait() may return and end the group
+    }
+
+    TaskGroup& group;
+    F fn;
+  };
+
+  void record_error(std::exception_ptr error) noexcept;
+
+  void* executor_;
+  void (*post_)(void*, detail::Task*);
+  detail::SchedulerId scheduler_;
+  detail::CountLatch pending_;
+  std::atomic<bool> failed_{false};
+  std::exception_ptr error_;  // written by the task that set failed_
+  std::atomic<std::uint32_t> cancelled_{0};
+  std::atomic<std::uint32_t> refused_{0};
+};
+
+}  // namespace forage

@@ -1,0 +1,69 @@
+// How the parallel algorithms cut their input into tasks, and what else they can be told.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+
+namespace forage {
+
+class Chunking {
+ public:
+  enum class Kind : std::uint8_t { adaptive, fixed, python };
+
+  // The default; needs no tuning. On a Pool the range is split in halves with join while
+  // idle workers are looking for work (each stolen half splits again), and a running chunk
+  // hands half of what is left to a thief that finds nothing to steal. On a SingleQueuePool
+  // (nobody steals) it is Chunking::python(). For imap/imap_unordered it is one item per task.
+  static constexpr Chunking adaptive() noexcept { return Chunking(Kind::adaptive, 0); }
+  // Chunks of `items` (the last one may be shorter). Throws InvalidArgument for 0.
+  static Chunking fixed(std::size_t items);
+  // Python's multiprocessing.Pool.map rule: chunksize, extra = divmod(len, 4 * workers);
+  // if extra: chunksize += 1. For imap over an input of unknown length: one item per chunk.
+  static constexpr Chunking python() noexcept { return Chunking(Kind::python, 0); }
+
+  // The Python rule itself (0 for 0 items).
+  static constexpr std::size_t python_chunk_size(std::size_t items, std::size_t workers) noexcept {
+    const std::size_t divisor = 4 * (workers == 0 ? 1 : workers);
+    std::size_t size = items / divisor;
+    if (items % divisor != 0) ++size;
+    return size;
+  }
+
+  constexpr Kind kind() const noexcept { return kind_; }
+  // The chunk size of fixed(n); 0 for the other kinds.
+  constexpr std::size_t items() const noexcept { return items_; }
+
+  // Items per chunk for `total` items on `workers` workers when chunks have one size (fixed,
+  // python; adaptive on a pool without stealing). Never 0 for a non-empty input.
+  constexpr std::size_t chunk_size(std::size_t total, std::size_t workers) const noexcept {
+    if (kind_ == Kind::fixed) return items_;
+    const std::size_t size = python_chunk_size(total, workers);
+    return size == 0 ? 1 : size;
+  }
+
+  friend constexpr bool operator==(const Chunking&, const Chunking&) = default;
+
+ private:
+  constexpr Chunking(Kind kind, std::size_t items) noexcept : kind_(kind), items_(items) {}
+
+  Kind kind_;
+  std::size_t items_;
+};
+
+struct MapOptions {
+  Chunking chunking = Chunking::adaptive();
+  // Called with (items done, total) as the work advances: from workers, at most about every
+  // 1% of the total, never concurrently with itself, with `done` increasing; on success the
+  // last call is (total, total), possibly from the calling thread. An exception it throws
+  // stops the algorithm and is rethrown to the caller. Not used by imap/imap_unordered
+  // (their consumer sees every result anyway).
+  std::function<void(std::size_t done, std::size_t total)> on_progress{};
+  // imap / imap_unordered: the most results computed or being computed but not yet consumed;
+  // a slow consumer holds the work back at this. Default (nullopt): 4 per worker. 0 throws
+  // InvalidArgument. The other algorithms return every result at once and ignore it.
+  std::optional<std::size_t> max_in_flight{};
+};
+
+}  // namespace forage

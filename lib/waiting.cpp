@@ -1,0 +1,101 @@
+#include "waiting.hpp"
+
+#include <algorithm>
+
+#include "backoff.hpp"
+#include "futex.hpp"
+#include "scheduler.hpp"
+#include "worker_context.hpp"
+
+namespace forage::detail {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// A helping worker that finds no task sleeps on the word for at most this long before it
+// looks for work again, starting short and doubling: a task submitted while it sleeps waits
+// at most kLongestNap for it (other idle workers are woken for it at once).
+constexpr auto kFirstNap = std::chrono::microseconds(50);
+constexpr auto kLongestNap = std::chrono::milliseconds(1);
+
+bool holds_now(const WaitSpec& spec, std::uint32_t& seen) {
+  // acquire: whoever made the condition true published its work before doing so.
+  seen = spec.word->load(std::memory_order_acquire);
+  return spec.holds(seen, spec.arg);
+}
+
+// Sleeps on the word until the condition holds or the deadline passes. No spinning: whoever
+// makes the condition true wakes us when it sees the sleeper bit.
+bool sleep_until(const WaitSpec& spec, Clock::time_point deadline, bool has_deadline) {
+  std::atomic<std::uint32_t>& word = *spec.word;
+  std::uint32_t seen = 0;
+  if (holds_now(spec, seen)) return true;
+  for (;;) {
+    if (has_deadline && Clock::now() >= deadline) return false;
+    if ((seen & spec.sleeper_bit) == 0) {
+      // acquire (both): on failure `seen` is re-examined, and may satisfy the condition. The
+      // bit needs no stronger order: the signaller's read-modify-write and this CAS are
+      // ordered on the word itself, so either it sees the bit and wakes us, or we see its value.
+      if (!word.compare_exchange_weak(seen, seen | spec.sleeper_bit, std::memory_order_acquire,
+                                      std::memory_order_acquire)) {
+        if (spec.holds(seen, spec.arg)) return true;
+        continue;
+      }
+      seen |= spec.sleeper_bit;
+    }
+    // The kernel sleeps only while the word still equals `seen`: a change in between means
+    // no wake-up is lost.
+    if (has_deadline) {
+      futex_wait_until(word, seen, deadline);
+    } else {
+      futex_wait(word, seen);
+    }
+    if (holds_now(spec, seen)) return true;
+  }
+}
+
+// Help-while-wait: run the pool's other tasks until the condition holds. When there are none,
+// spin briefly, then nap on the word (see kLongestNap) and search again.
+bool help_until(const WaitSpec& spec, Scheduler& scheduler, Clock::time_point deadline,
+                bool has_deadline) {
+  Backoff backoff;
+  auto nap = std::chrono::duration_cast<Clock::duration>(kFirstNap);
+  std::uint32_t seen = 0;
+  for (;;) {
+    if (holds_now(spec, seen)) return true;
+    if (has_deadline && Clock::now() >= deadline) return false;
+    if (scheduler.run_one_task()) {
+      backoff = Backoff();
+      nap = std::chrono::duration_cast<Clock::duration>(kFirstNap);
+      continue;
+    }
+    if (backoff.wait()) continue;
+    const Clock::time_point wake_at =
+        has_deadline ? std::min(deadline, Clock::now() + nap) : Clock::now() + nap;
+    if (sleep_until(spec, wake_at, true)) return true;
+    nap = std::min<Clock::duration>(nap * 2, kLongestNap);
+  }
+}
+
+}  // namespace
+
+bool wait_for(const WaitSpec& spec, Clock::time_point deadline, bool has_deadline) {
+  std::uint32_t seen = 0;
+  if (holds_now(spec, seen)) return true;
+  if (has_deadline && deadline == Clock::time_point::min()) return false;  // a poll
+  if (deadline == Clock::time_point::max()) has_deadline = false;          // saturated: forever
+  if (WorkerContext* context = current_worker_context()) {
+    return help_until(spec, *context->scheduler, deadline, has_deadline);
+  }
+  return sleep_until(spec, deadline, has_deadline);
+}
+
+void wait_for_word(std::atomic<std::uint32_t>& word, std::uint32_t sleeper_bit, WordCondition holds,
+                   std::uint32_t arg) {
+  wait_for({&word, sleeper_bit, holds, arg}, Clock::time_point::max(), false);
+}
+
+void wake_word_sleepers(std::atomic<std::uint32_t>& word) noexcept { futex_wake(word, -1); }
+
+}  // namespace forage::detail
