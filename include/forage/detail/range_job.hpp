@@ -84,9 +84,10 @@ class ProgressReporter {
     }
   }
 
-  // The calling thread, after every chunk finished successfully: the final (total, total).
+  // The calling thread, after every chunk finished successfully: the final (total, total),
+  // also (0, 0) for an empty input, so a progress display always sees the end.
   void finish() {
-    if (enabled() && reported_ != total_) {
+    if (enabled() && (reported_ != total_ || total_ == 0)) {
       reported_ = total_;
       (*callback_)(total_, total_);
     }
