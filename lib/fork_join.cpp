@@ -56,8 +56,7 @@ void TaskGroup::record_error(std::exception_ptr error) noexcept {
 void TaskGroup::wait() {
   pending_.wait();  // acquire: every task's effects and error writes are visible now
   // relaxed (all): ordered by the acquire above; only this waiting thread resets them.
-  const std::uint32_t cancelled = cancelled_.exchange(0, std::memory_order_relaxed) -
-                                  refused_.exchange(0, std::memory_order_relaxed);
+  const std::uint32_t cancelled = cancelled_.exchange(0, std::memory_order_relaxed);
   if (failed_.load(std::memory_order_relaxed)) {
     std::exception_ptr error = std::move(error_);
     error_ = nullptr;

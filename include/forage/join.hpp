@@ -30,6 +30,9 @@ namespace detail {
 
 // Defined in lib/fork_join.cpp.
 [[noreturn]] void throw_join_outside_pool();
+
+// The TaskGroup task this thread is handing to post() right now (see TaskGroup::spawn).
+inline thread_local const Task* tls_group_task_being_posted = nullptr;
 [[noreturn]] void throw_entry_cancelled(const char* where);
 std::exception_ptr group_task_cancelled_error();
 
@@ -222,15 +225,13 @@ class TaskGroup {
     detail::require_callable(fn, "forage::TaskGroup::spawn");
     auto* task = new GroupTask<std::decay_t<F>>(*this, std::forward<F>(fn));
     pending_.add();
-    try {
-      post_(executor_, task);
-    } catch (...) {
-      // The pool refused it and already cancelled it: the caller gets the exception, so
-      // wait() should not report that cancellation again.
-      // relaxed: our own cancel call above happened on this thread.
-      refused_.fetch_add(1, std::memory_order_relaxed);
-      throw;
-    }
+    // A pool that refuses the task cancels it inside post() and then throws: the caller gets
+    // that exception, so the task's cancel must not also count as a cancellation for wait().
+    detail::tls_group_task_being_posted = task;
+    struct Clear {
+      ~Clear() { detail::tls_group_task_being_posted = nullptr; }
+    } clear;
+    post_(executor_, task);
   }
 
   // Waits for every task spawned so far (running other tasks meanwhile on a worker), then
@@ -254,7 +255,7 @@ class TaskGroup {
         } catch (...) {
           group.record_error(std::current_exception());
         }
-      } else {
+      } else if (detail::tls_group_task_being_posted != self) {  // dropped, not refused
         // relaxed: published by the count_down below.
         group.cancelled_.fetch_add(1, std::memory_order_relaxed);
       }
@@ -275,7 +276,6 @@ class TaskGroup {
   std::atomic<bool> failed_{false};
   std::exception_ptr error_;  // written by the task that set failed_
   std::atomic<std::uint32_t> cancelled_{0};
-  std::atomic<std::uint32_t> refused_{0};
 };
 
 }  // namespace forage
