@@ -14,6 +14,7 @@
 #include "backoff.hpp"
 #include "event_count.hpp"
 #include "idle_tracker.hpp"
+#include "queued_fork.hpp"
 #include "scheduler.hpp"
 #include "wake_targets.hpp"
 #include "worker_context.hpp"
@@ -144,15 +145,32 @@ class SingleQueueCore final : public Scheduler,
     return true;
   }
 
-  // One queue: the forked task goes to the back like any other, and the joiner waits for it
-  // (running queued tasks meanwhile) instead of taking it back.
+  // One queue: a proxy of the forked task goes to the back like any other; see
+  // queued_fork.hpp for why the joiner's own node never enters the queue.
   void fork(Task* task) noexcept override {
+    Worker& me = *own_worker();
+    QueuedFork* proxy = nullptr;
     try {
-      post(task);
-    } catch (...) {  // post() cancelled the task before throwing
+      me.forks.reserve(me.forks.size() + 1);  // so the push_back below cannot throw
+      proxy = new QueuedFork(task);
+    } catch (...) {  // out of memory: the joiner runs the task inline
+      task->invoke(task, TaskAction::cancel);
+      me.forks.push_back(nullptr);
+      return;
+    }
+    me.forks.push_back(proxy);
+    try {
+      post(proxy);
+    } catch (...) {  // post() cancelled the proxy, which cancelled the task
     }
   }
-  bool take_back(Task*) noexcept override { return false; }
+
+  bool take_back(Task*) noexcept override {
+    Worker& me = *own_worker();
+    QueuedFork* proxy = me.forks.back();
+    me.forks.pop_back();
+    return proxy != nullptr && proxy->claim_for_joiner();
+  }
 
   void report_error(std::exception_ptr error) noexcept override {
     deliver_error(&options_.on_error, options_.name, error);
@@ -165,6 +183,7 @@ class SingleQueueCore final : public Scheduler,
     WorkerCounters counters;
     moodycamel::ConsumerToken consumer_token;  // lock_free only
     moodycamel::ProducerToken producer_token;  // lock_free only: spawns from this worker
+    QueuedForkStack forks;                     // this worker's joins in progress
   };
 
   Worker* own_worker() const noexcept {
