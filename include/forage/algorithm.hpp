@@ -15,8 +15,8 @@
 //
 // Errors. The first exception an element function throws stops the items that have not
 // started and reaches the caller as ItemError (the index and the original exception); other
-// exceptions (from reduce's combining, from on_progress) arrive as they were thrown. Called
-// from a task, every algorithm helps run the pool's work while it waits: nesting never
+// exceptions (from parallel_reduce's reduce, from on_progress) arrive as they were thrown.
+// Called from a task, every algorithm helps run the pool's work while it waits: nesting never
 // deadlocks. Empty input: empty output, no task is spawned.
 #pragma once
 
@@ -126,7 +126,12 @@ struct ReduceBody {
   using Partial = T;
   T start() const { return identity; }
   void step(T& acc, std::size_t index) {
-    acc = std::invoke(reduce, std::move(acc), std::invoke(map, static_cast<I>(first + index)));
+    auto mapped = std::invoke(map, static_cast<I>(first + index));
+    try {  // reduce is not an element function: its failures arrive as thrown
+      acc = std::invoke(reduce, std::move(acc), std::move(mapped));
+    } catch (...) {
+      throw NotAnItemError{std::current_exception()};
+    }
   }
   T combine(T&& left, T&& right) { return std::invoke(reduce, std::move(left), std::move(right)); }
 
@@ -140,7 +145,7 @@ template <std::integral I>
 std::size_t count_between(I begin, I end) noexcept {
   if (!(begin < end)) return 0;
   using U = std::make_unsigned_t<I>;
-  return static_cast<std::size_t>(static_cast<U>(end) - static_cast<U>(begin));
+  return static_cast<std::size_t>(static_cast<U>(static_cast<U>(end) - static_cast<U>(begin)));
 }
 
 template <class E, class R, class F>
@@ -176,7 +181,10 @@ void parallel_for(E& executor, I begin, I end, F&& fn, const MapOptions& options
   constexpr const char* kWhere = "forage::parallel_for";
   detail::require_callable(fn, kWhere);
   detail::validate_map_options(options, kWhere);
-  auto item = [begin](std::size_t index) { return static_cast<I>(begin + static_cast<I>(index)); };
+  auto item = [begin](std::size_t index) {
+    using U = std::make_unsigned_t<I>;
+    return static_cast<I>(static_cast<U>(static_cast<U>(begin) + static_cast<U>(index)));
+  };
   detail::ForBody<std::remove_reference_t<F>, decltype(item)> body{fn, item};
   detail::run_range(executor, detail::count_between(begin, end), body, options, kWhere);
 }

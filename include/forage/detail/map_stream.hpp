@@ -115,9 +115,9 @@ class MapStream {
     State* stream_ = nullptr;
   };
 
-  MapStream(E& executor, View inputs, F fn, const MapOptions& options, const char* where)
-      : state_(
-            std::make_unique<State>(executor, std::move(inputs), std::move(fn), options, where)) {}
+  MapStream(E& executor, R&& inputs, F fn, const MapOptions& options, const char* where)
+      : state_(std::make_unique<State>(executor, std::forward<R>(inputs), std::move(fn), options,
+                                       where)) {}
 
   MapStream(MapStream&&) noexcept = default;
   MapStream& operator=(MapStream&&) = delete;

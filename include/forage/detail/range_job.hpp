@@ -43,6 +43,12 @@ bool thieves_waiting_on_current_worker() noexcept;
 // Throws InvalidArgument for options no algorithm can use (max_in_flight = 0).
 void validate_map_options(const MapOptions& options, const char* where);
 
+// A Body's step throws this to report a failure that is not the item's own (parallel_reduce's
+// reduce): it is rethrown to the caller as it was, without ItemError and its index.
+struct NotAnItemError {
+  std::exception_ptr error;
+};
+
 // Items a running adaptive chunk processes between two looks at the hungry-thief signal.
 inline constexpr std::size_t kItemsPerProbe = 128;
 // A single-queue run counts its chunks in a CountLatch (31 bits).
@@ -193,6 +199,9 @@ class RangeJob {
           unreported = 0;
         }
       }
+    } catch (NotAnItemError& e) {
+      fail(e.error, std::nullopt);
+      return false;
     } catch (...) {
       fail(std::current_exception(), index);
       return false;
@@ -243,7 +252,7 @@ struct Splitter {
 
   std::size_t middle(std::size_t begin, std::size_t end) const noexcept {
     if (adaptive()) return begin + (end - begin) / 2;
-    const std::size_t chunks = (end - begin + chunk - 1) / chunk;
+    const std::size_t chunks = (end - begin) / chunk + ((end - begin) % chunk != 0 ? 1 : 0);
     return begin + (chunks / 2) * chunk;
   }
 };
