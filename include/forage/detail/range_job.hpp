@@ -49,8 +49,9 @@ struct NotAnItemError {
   std::exception_ptr error;
 };
 
-// Items a running adaptive chunk processes between two looks at the hungry-thief signal.
-inline constexpr std::size_t kItemsPerProbe = 128;
+// Items a chunk runs between two looks at the stop flag, the progress count and (adaptive)
+// the hungry-thief signal: a tight loop inside, a stop or a thief waits at most this long.
+inline constexpr std::size_t kItemsPerBlock = 128;
 // A single-queue run counts its chunks in a CountLatch (31 bits).
 inline constexpr std::size_t kMaxChunks = std::size_t{1} << 30;
 
@@ -124,8 +125,9 @@ class RangeJob {
   }
 
   // Runs the items [begin, end) into a fresh accumulator. Returns nullopt if the job stopped
-  // or an item failed (the failure is recorded). When `split_on_demand`, every
-  // kItemsPerProbe items it checks for hungry thieves and hands them half of what is left.
+  // or an item failed (the failure is recorded). Items run in blocks of kItemsPerBlock with
+  // nothing else in the loop; between blocks it checks the stop flag, reports progress and,
+  // when `split_on_demand`, hands half of what is left to hungry thieves.
   template <class SplitRest>
   std::optional<Partial> run_chunk(std::size_t begin, std::size_t end, bool split_on_demand,
                                    SplitRest&& split_rest) noexcept {
@@ -136,11 +138,20 @@ class RangeJob {
       fail(std::current_exception(), std::nullopt);
       return std::nullopt;
     }
+    // A local copy: the compiler may keep its pointers in registers while items are stored.
+    Body body = body_;
     std::size_t index = begin;
     std::size_t unreported = 0;
     while (index < end) {
-      const std::size_t block_end = split_on_demand ? std::min(end, index + kItemsPerProbe) : end;
-      if (!run_items(*acc, index, block_end, unreported)) return std::nullopt;
+      if (stopped()) return std::nullopt;
+      const std::size_t block_end = std::min(end, index + kItemsPerBlock);
+      if (!run_block(body, *acc, index, block_end, *this)) return std::nullopt;
+      unreported += block_end - index;
+      index = block_end;
+      if (unreported >= progress_.step()) {
+        report(unreported);
+        unreported = 0;
+      }
       if (split_on_demand && end - index >= 2 && thieves_waiting_on_current_worker()) {
         report(unreported);
         return combine(std::move(acc), split_rest(index, end));
@@ -187,23 +198,17 @@ class RangeJob {
   const char* where() const noexcept { return where_; }
 
  private:
-  // Items [index, end) into `acc`; false if the job stopped or an item failed.
-  bool run_items(Partial& acc, std::size_t& index, std::size_t end,
-                 std::size_t& unreported) noexcept {
+  // Items [begin, end) into `acc`; false if an item failed (the failure is recorded).
+  static bool run_block(Body& body, Partial& acc, std::size_t begin, std::size_t end,
+                        RangeJob& job) noexcept {
+    std::size_t index = begin;
     try {
-      for (; index < end; ++index) {
-        if (stopped()) return false;
-        body_.step(acc, index);
-        if (progress_.enabled() && ++unreported == progress_.step()) {
-          report(unreported);
-          unreported = 0;
-        }
-      }
+      for (; index < end; ++index) body.step(acc, index);
     } catch (NotAnItemError& e) {
-      fail(e.error, std::nullopt);
+      job.fail(e.error, std::nullopt);
       return false;
     } catch (...) {
-      fail(std::current_exception(), index);
+      job.fail(std::current_exception(), index);
       return false;
     }
     return true;
