@@ -1,0 +1,411 @@
+// parallel_map: a map over 10M doubles, against the same loop run serially.
+//
+// Every system computes out[i] = Work{}(in[i]) for the same input with the same function
+// object, into a fresh std::vector<double> of the results per run: what parallel_map returns.
+// The peers build theirs the same way (std::vector<double>(n), then fill it), inside the timed
+// region; a run's result is freed outside it. After the warm-up run the result is compared
+// with the serial one, element by element.
+//
+// Figures, higher is better:
+//   speedup_vs_serial      serial time / system time. The serial time is std::transform into
+//       a preallocated, already touched vector, timed once per benchmark run right before its
+//       timed iterations, in the same process. It allocates nothing, so the parallel systems
+//       are charged for building their result vector.
+//   speedup_vs_serial_map  (serial time + result_alloc) / system time: against a serial map
+//       that returns a fresh vector too. result_alloc is the time to build std::vector<double>
+//       (n) on the calling thread, timed right after the serial run. Every system here pays it
+//       serially, before the parallel part, so it bounds every speedup_vs_serial.
+//
+// Memory. glibc serves an 80 MB block with a fresh mmap and unmaps it on free, so every run's
+// result vector would page-fault all its 20,000 pages, which on the VM forage is measured on
+// cost 30 ms per run (15% of the serial time) at best and 10 times that when the host was
+// short of memory: noise larger than the differences measured. main() therefore tells malloc
+// to keep freed memory (no mmap, no trimming): a run's result reuses the previous run's pages,
+// as with allocators that cache large blocks, and result_alloc is the zeroing alone.
+//
+// Work{}(x): the integer part of x is the iteration count, the fraction the seed; each
+// iteration is v = v / 2 + sqrt(v), a dependent chain within an item (the core overlaps the
+// chains of neighbouring items) that the compiler cannot vectorize across items because the
+// trip count varies per item. v converges to 4 from any seed in [1, 2): no overflow, no
+// denormals.
+//   uniform: every item kIterations iterations (about 20 ns on the 2-core Xeon VM forage is
+//            measured on: 10M items take about 0.2 s serially).
+//   skewed:  item i gets 1 + (2 kIterations - 2) i / (n - 1) iterations, rounded: the same
+//            mean, the last items 2 kIterations - 1 times as costly as the first. (Long chains
+//            overlap less, so the skewed serial time is about 15% higher than the uniform.)
+//
+// Benchmarks "parallel_map/<system>/workers:<n>/<workload>/<chunking>":
+//   forage, single_queue_locked, single_queue_lock_free: forage::parallel_map(pool, in,
+//       Work{}, {chunking}) from the benchmark thread, with chunking
+//         adaptive  Chunking::adaptive() (on a SingleQueuePool the same as python)
+//         fixed     Chunking::fixed(1024): at ~20 ns per item a chunk is ~20 µs, so a chunk's
+//                   scheduling (a queue push and pop, a join) stays around 1% of it, while
+//                   10M items still make ~9,800 chunks, enough to even out skew on worker
+//                   counts up to the hundreds
+//         python    Chunking::python(): ceil(n / (4 workers)) items per chunk
+//   onetbb/auto     tbb::parallel_for(blocked_range<size_t>(0, n), body, auto_partitioner())
+//       inside a tbb::task_arena of `workers` slots (the calling thread takes one), under a
+//       tbb::global_control capping the process at `workers` threads.
+//   openmp/guided   `#pragma omp parallel for schedule(guided) num_threads(workers)`; the
+//       compiler's runtime (g++: libgomp, clang++: libomp).
+// Peers are compiled in where found (FORAGE_HAVE_ONETBB, FORAGE_HAVE_OPENMP); their threads
+// are not pinned, forage's are (one per core, the default). With forage the benchmark thread
+// builds the result vector and waits while `workers` workers compute; with oneTBB and OpenMP
+// it builds the vector and is one of the `workers` threads.
+#include <malloc.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <benchmark/benchmark.h>
+
+#include "common/bench_support.hpp"
+#include "forage/algorithm.hpp"
+#include "forage/map_options.hpp"
+
+#ifdef FORAGE_HAVE_ONETBB
+#include <tbb/blocked_range.h>
+#include <tbb/global_control.h>
+#include <tbb/parallel_for.h>
+#include <tbb/partitioner.h>
+#include <tbb/task_arena.h>
+#endif
+
+#ifdef FORAGE_HAVE_OPENMP
+#include <omp.h>
+#endif
+
+namespace {
+
+using forage::bench::Clock;
+using forage::bench::WorkerCounters;
+
+constexpr std::size_t kItems = 10'000'000;
+constexpr std::size_t kQuickItems = 1'000'000;
+constexpr std::size_t kIterations = 14;  // mean iterations per item (see Work)
+constexpr std::size_t kFixedChunk = 1024;
+constexpr std::int64_t kRuns = 3;  // timed runs per benchmark run (after one warm-up run)
+
+// The per-item function, as a function object so that every system gets it inlined (a plain
+// function passed by reference reaches parallel_map's loop as a pointer, called indirectly).
+struct Work {
+  double operator()(double x) const noexcept {
+    const auto iterations = static_cast<int>(x);
+    double v = x - static_cast<double>(iterations) + 1.0;
+    for (int k = 0; k < iterations; ++k) v = v * 0.5 + std::sqrt(v);
+    return v;
+  }
+};
+
+enum class Workload { uniform, skewed };
+
+const char* workload_name(Workload workload) {
+  return workload == Workload::uniform ? "uniform" : "skewed";
+}
+
+std::vector<double> make_input(Workload workload, std::size_t n) {
+  std::vector<double> input(n);
+  const std::size_t last = n > 1 ? n - 1 : 1;
+  for (std::size_t i = 0; i < n; ++i) {
+    const double seed = static_cast<double>(i % 1000) / 1000.0;
+    // Skewed: 1 + (2 kIterations - 2) i / (n - 1), rounded, so the mean is kIterations.
+    const std::size_t iterations = workload == Workload::uniform
+                                       ? kIterations
+                                       : 1 + ((2 * kIterations - 2) * i + last / 2) / last;
+    input[i] = static_cast<double>(iterations) + seed;
+  }
+  return input;
+}
+
+// The input of one workload and its serial result. Built at the first use and kept while the
+// benchmarks of that workload run (they are registered together): building it takes longer
+// than a run. The serial runs write into `expected` again (the same values), so the serial
+// baseline writes to memory that is already mapped and touched.
+struct Dataset {
+  Workload workload = Workload::uniform;
+  std::vector<double> input;
+  std::vector<double> expected;
+};
+
+double serial_ns(const std::vector<double>& input, std::vector<double>& out) {
+  const Clock::time_point start = Clock::now();
+  std::transform(input.begin(), input.end(), out.begin(), Work{});
+  const Clock::duration elapsed = Clock::now() - start;
+  benchmark::DoNotOptimize(out.data());
+  benchmark::ClobberMemory();
+  return forage::bench::to_ns(elapsed);
+}
+
+Dataset& dataset_for(Workload workload, std::size_t n) {
+  static Dataset dataset;
+  if (dataset.workload != workload || dataset.input.size() != n) {
+    dataset.workload = workload;
+    dataset.expected.clear();
+    dataset.expected.shrink_to_fit();
+    dataset.input = make_input(workload, n);
+    dataset.expected.resize(n);
+    serial_ns(dataset.input, dataset.expected);
+  }
+  return dataset;
+}
+
+// --- The systems ------------------------------------------------------------------------------
+//
+// A Runner owns what one system needs for one benchmark: start() builds it (false, with the
+// benchmark skipped, on failure), map(input) returns the vector of work(item).
+
+template <class System>
+class ForageRunner {
+ public:
+  static constexpr const char* kSystem = System::kName;
+
+  ForageRunner(std::size_t workers, forage::Chunking chunking)
+      : workers_(workers), counters_(workers) {
+    options_.chunking = chunking;
+  }
+
+  bool start(benchmark::State& state) {
+    pool_ = forage::bench::make_pool<System>(state, workers_, counters_);
+    return pool_ != nullptr;
+  }
+
+  std::vector<double> map(const std::vector<double>& input) {
+    return forage::parallel_map(*pool_, input, Work{}, options_);
+  }
+
+  bool has_stats() const { return true; }
+  forage::PoolStats stats() const { return pool_->stats(); }
+
+ private:
+  std::size_t workers_;
+  forage::MapOptions options_;
+  WorkerCounters counters_;  // make_pool hooks it; declared before the pool: outlives it
+  std::unique_ptr<typename System::PoolType> pool_;
+};
+
+#ifdef FORAGE_HAVE_ONETBB
+class OneTbbRunner {
+ public:
+  static constexpr const char* kSystem = "onetbb";
+
+  explicit OneTbbRunner(std::size_t workers) : workers_(workers) {}
+
+  bool start(benchmark::State& state) {
+    try {
+      control_ = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism,
+                                                       workers_);
+      arena_ = std::make_unique<tbb::task_arena>(static_cast<int>(workers_));
+      arena_->initialize();
+    } catch (const std::exception& error) {
+      state.SkipWithError((std::string("cannot build the arena: ") + error.what()).c_str());
+      return false;
+    }
+    if (arena_->max_concurrency() != static_cast<int>(workers_)) {
+      state.SkipWithError(("asked for " + std::to_string(workers_) + " threads, the arena has " +
+                           std::to_string(arena_->max_concurrency()))
+                              .c_str());
+      return false;
+    }
+    return true;
+  }
+
+  std::vector<double> map(const std::vector<double>& input) {
+    std::vector<double> out(input.size());
+    arena_->execute([&input, &out] {
+      tbb::parallel_for(
+          tbb::blocked_range<std::size_t>(0, input.size()),
+          [&input, &out](const tbb::blocked_range<std::size_t>& range) {
+            for (std::size_t i = range.begin(); i != range.end(); ++i) out[i] = Work{}(input[i]);
+          },
+          tbb::auto_partitioner());
+    });
+    return out;
+  }
+
+  bool has_stats() const { return false; }
+  forage::PoolStats stats() const { return {}; }
+
+ private:
+  std::size_t workers_;
+  std::unique_ptr<tbb::global_control> control_;
+  std::unique_ptr<tbb::task_arena> arena_;  // declared after the control: ends before it
+};
+#endif
+
+#ifdef FORAGE_HAVE_OPENMP
+class OpenMpRunner {
+ public:
+  static constexpr const char* kSystem = "openmp";
+
+  explicit OpenMpRunner(std::size_t workers) : workers_(static_cast<int>(workers)) {}
+
+  bool start(benchmark::State& state) {
+    int team = 0;
+#pragma omp parallel num_threads(workers_)
+    {
+#pragma omp single
+      team = omp_get_num_threads();
+    }
+    if (team != workers_) {
+      state.SkipWithError(("asked for " + std::to_string(workers_) + " threads, the team has " +
+                           std::to_string(team))
+                              .c_str());
+      return false;
+    }
+    return true;
+  }
+
+  std::vector<double> map(const std::vector<double>& input) const {
+    std::vector<double> out(input.size());
+    const auto count = static_cast<std::ptrdiff_t>(input.size());
+    const double* in = input.data();
+    double* result = out.data();
+#pragma omp parallel for schedule(guided) num_threads(workers_)
+    for (std::ptrdiff_t i = 0; i < count; ++i) result[i] = Work{}(in[i]);
+    return out;
+  }
+
+  bool has_stats() const { return false; }
+  forage::PoolStats stats() const { return {}; }
+
+ private:
+  int workers_;
+};
+#endif
+
+// --- The benchmark ----------------------------------------------------------------------------
+
+// What every system here pays to return its result: std::vector<double>(n) built on the
+// calling thread (see speedup_vs_serial_map above).
+double result_allocation_ns(std::size_t n) {
+  const Clock::time_point start = Clock::now();
+  std::vector<double> out(n);
+  const Clock::duration elapsed = Clock::now() - start;
+  benchmark::DoNotOptimize(out.data());
+  return forage::bench::to_ns(elapsed);
+}
+
+// Builds the runner with make(), warms it up and checks its result against the serial one,
+// times the serial map, then times state's iterations of the runner's map.
+template <class Make>
+void map_benchmark(benchmark::State& state, Workload workload, std::size_t n, Make make) {
+  Dataset& dataset = dataset_for(workload, n);
+  const std::vector<double>& input = dataset.input;
+
+  auto runner = make();
+  if (!runner.start(state)) return;
+  {
+    // Warm-up: threads running, the allocator's and the kernel's caches as a run leaves them.
+    const std::vector<double> out = runner.map(input);
+    if (out != dataset.expected) {
+      state.SkipWithError("the results differ from the serial map's");
+      return;
+    }
+  }
+  const forage::PoolStats before = runner.stats();
+  const double serial = serial_ns(input, dataset.expected);
+  const double result_alloc = result_allocation_ns(n);
+
+  Clock::duration elapsed{};
+  for (auto _ : state) {
+    const Clock::time_point start = Clock::now();
+    std::vector<double> out = runner.map(input);
+    const Clock::duration run = Clock::now() - start;
+    elapsed += run;
+    state.SetIterationTime(std::chrono::duration<double>(run).count());
+    benchmark::DoNotOptimize(out.data());
+    if (out.size() != n) {
+      state.SkipWithError("wrong result size");
+      return;
+    }
+    // `out` is freed here, outside the timed region.
+  }
+
+  const auto iterations = static_cast<std::uint64_t>(state.iterations());
+  const double per_run_ns = forage::bench::to_ns(elapsed) / static_cast<double>(iterations);
+  state.SetItemsProcessed(static_cast<std::int64_t>(n * iterations));
+  state.counters["speedup_vs_serial"] = serial / per_run_ns;
+  state.counters["serial_ms"] = serial * 1e-6;
+  state.counters["ms_per_run"] = per_run_ns * 1e-6;
+  state.counters["ns_per_item"] = per_run_ns / static_cast<double>(n);
+  state.counters["items"] = static_cast<double>(n);
+  state.counters["speedup_vs_serial_map"] = (serial + result_alloc) / per_run_ns;
+  state.counters["result_alloc_ms"] = result_alloc * 1e-6;
+  if (runner.has_stats()) {
+    const forage::PoolStats after = runner.stats();
+    state.counters["stolen_per_run"] =
+        static_cast<double>(after.stolen() - before.stolen()) / static_cast<double>(iterations);
+    state.counters["executed_per_run"] =
+        static_cast<double>(after.executed() - before.executed()) / static_cast<double>(iterations);
+  }
+}
+
+void register_one(std::string_view system, std::size_t workers, Workload workload,
+                  std::string_view variant, std::size_t n,
+                  std::function<void(benchmark::State&, Workload, std::size_t)> run) {
+  const std::string name = "parallel_map/" + std::string(system) +
+                           "/workers:" + std::to_string(workers) + "/" + workload_name(workload) +
+                           "/" + std::string(variant);
+  auto* b = benchmark::RegisterBenchmark(
+      name.c_str(),
+      [run = std::move(run), workload, n](benchmark::State& state) { run(state, workload, n); });
+  b->UseManualTime()->Iterations(kRuns)->Unit(benchmark::kMillisecond);
+}
+
+template <class System>
+void register_forage(std::size_t workers, Workload workload, std::size_t n) {
+  const std::pair<const char*, forage::Chunking> chunkings[] = {
+      {"adaptive", forage::Chunking::adaptive()},
+      {"fixed", forage::Chunking::fixed(kFixedChunk)},
+      {"python", forage::Chunking::python()},
+  };
+  for (const auto& [variant, chunking] : chunkings) {
+    register_one(
+        System::kName, workers, workload, variant, n,
+        [workers, chunking = chunking](benchmark::State& state, Workload w, std::size_t items) {
+          map_benchmark(state, w, items,
+                        [workers, chunking] { return ForageRunner<System>(workers, chunking); });
+        });
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // See "Memory" at the top. Both calls return 0 under ASan, whose allocator ignores them.
+  mallopt(M_MMAP_MAX, 0);
+  mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());
+  benchmark::Initialize(&argc, argv);
+  const std::size_t n = forage::bench::quick_mode() ? kQuickItems : kItems;
+  for (const Workload workload : {Workload::uniform, Workload::skewed}) {
+    for (const std::size_t workers : forage::bench::worker_counts()) {
+      register_forage<forage::bench::ForageSystem>(workers, workload, n);
+      register_forage<forage::bench::SingleQueueLockedSystem>(workers, workload, n);
+      register_forage<forage::bench::SingleQueueLockFreeSystem>(workers, workload, n);
+#ifdef FORAGE_HAVE_ONETBB
+      register_one(OneTbbRunner::kSystem, workers, workload, "auto", n,
+                   [workers](benchmark::State& state, Workload w, std::size_t items) {
+                     map_benchmark(state, w, items, [workers] { return OneTbbRunner(workers); });
+                   });
+#endif
+#ifdef FORAGE_HAVE_OPENMP
+      register_one(OpenMpRunner::kSystem, workers, workload, "guided", n,
+                   [workers](benchmark::State& state, Workload w, std::size_t items) {
+                     map_benchmark(state, w, items, [workers] { return OpenMpRunner(workers); });
+                   });
+#endif
+    }
+  }
+  return forage::bench::run_registered(argc, argv);
+}
