@@ -37,12 +37,11 @@
 #include <benchmark/benchmark.h>
 
 #include "common/bench_support.hpp"
+#include "common/peers.hpp"
 #include "forage/join.hpp"
 
 #ifdef FORAGE_HAVE_ONETBB
-#include <tbb/global_control.h>
 #include <tbb/parallel_invoke.h>
-#include <tbb/task_arena.h>
 #include <tbb/task_group.h>
 #endif
 
@@ -156,8 +155,6 @@ class ForageRunner {
 };
 
 #ifdef FORAGE_HAVE_ONETBB
-// The arena is the documented way to run at a given concurrency; the global_control keeps
-// the process's thread count at `workers` as well, so a second arena could not borrow more.
 template <bool kInvoke>
 class OneTbbRunner {
  public:
@@ -166,27 +163,11 @@ class OneTbbRunner {
 
   explicit OneTbbRunner(std::size_t workers) : workers_(workers) {}
 
-  bool start(benchmark::State& state) {
-    try {
-      control_ = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism,
-                                                       workers_);
-      arena_ = std::make_unique<tbb::task_arena>(static_cast<int>(workers_));
-      arena_->initialize();
-    } catch (const std::exception& error) {
-      state.SkipWithError((std::string("cannot build the arena: ") + error.what()).c_str());
-      return false;
-    }
-    if (arena_->max_concurrency() != static_cast<int>(workers_)) {
-      state.SkipWithError(("asked for " + std::to_string(workers_) + " threads, the arena has " +
-                           std::to_string(arena_->max_concurrency()))
-                              .c_str());
-      return false;
-    }
-    return true;
-  }
+  bool start(benchmark::State& state) { return tbb_.start(state, workers_); }
 
   std::uint64_t fib(int n) {
-    return arena_->execute([n] { return kInvoke ? fib_parallel_invoke(n) : fib_task_group(n); });
+    return tbb_.arena().execute(
+        [n] { return kInvoke ? fib_parallel_invoke(n) : fib_task_group(n); });
   }
 
   bool has_stats() const { return false; }
@@ -194,8 +175,7 @@ class OneTbbRunner {
 
  private:
   std::size_t workers_;
-  std::unique_ptr<tbb::global_control> control_;
-  std::unique_ptr<tbb::task_arena> arena_;  // declared after the control: ends before it
+  forage::bench::TbbArena tbb_;
 };
 #endif
 
@@ -208,19 +188,7 @@ class OpenMpRunner {
   explicit OpenMpRunner(std::size_t workers) : workers_(static_cast<int>(workers)) {}
 
   bool start(benchmark::State& state) {
-    int team = 0;
-#pragma omp parallel num_threads(workers_)
-    {
-#pragma omp single
-      team = omp_get_num_threads();
-    }
-    if (team != workers_) {
-      state.SkipWithError(("asked for " + std::to_string(workers_) + " threads, the team has " +
-                           std::to_string(team))
-                              .c_str());
-      return false;
-    }
-    return true;
+    return forage::bench::openmp_team_matches(state, workers_);
   }
 
   std::uint64_t fib(int n) const {

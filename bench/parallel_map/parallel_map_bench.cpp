@@ -71,15 +71,14 @@
 #include <benchmark/benchmark.h>
 
 #include "common/bench_support.hpp"
+#include "common/peers.hpp"
 #include "forage/algorithm.hpp"
 #include "forage/map_options.hpp"
 
 #ifdef FORAGE_HAVE_ONETBB
 #include <tbb/blocked_range.h>
-#include <tbb/global_control.h>
 #include <tbb/parallel_for.h>
 #include <tbb/partitioner.h>
-#include <tbb/task_arena.h>
 #endif
 
 #ifdef FORAGE_HAVE_OPENMP
@@ -201,28 +200,11 @@ class OneTbbRunner {
 
   explicit OneTbbRunner(std::size_t workers) : workers_(workers) {}
 
-  bool start(benchmark::State& state) {
-    try {
-      control_ = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism,
-                                                       workers_);
-      arena_ = std::make_unique<tbb::task_arena>(static_cast<int>(workers_));
-      arena_->initialize();
-    } catch (const std::exception& error) {
-      state.SkipWithError((std::string("cannot build the arena: ") + error.what()).c_str());
-      return false;
-    }
-    if (arena_->max_concurrency() != static_cast<int>(workers_)) {
-      state.SkipWithError(("asked for " + std::to_string(workers_) + " threads, the arena has " +
-                           std::to_string(arena_->max_concurrency()))
-                              .c_str());
-      return false;
-    }
-    return true;
-  }
+  bool start(benchmark::State& state) { return tbb_.start(state, workers_); }
 
   std::vector<double> map(const std::vector<double>& input) {
     std::vector<double> out(input.size());
-    arena_->execute([&input, &out] {
+    tbb_.arena().execute([&input, &out] {
       tbb::parallel_for(
           tbb::blocked_range<std::size_t>(0, input.size()),
           [&input, &out](const tbb::blocked_range<std::size_t>& range) {
@@ -238,8 +220,7 @@ class OneTbbRunner {
 
  private:
   std::size_t workers_;
-  std::unique_ptr<tbb::global_control> control_;
-  std::unique_ptr<tbb::task_arena> arena_;  // declared after the control: ends before it
+  forage::bench::TbbArena tbb_;
 };
 #endif
 
@@ -251,19 +232,7 @@ class OpenMpRunner {
   explicit OpenMpRunner(std::size_t workers) : workers_(static_cast<int>(workers)) {}
 
   bool start(benchmark::State& state) {
-    int team = 0;
-#pragma omp parallel num_threads(workers_)
-    {
-#pragma omp single
-      team = omp_get_num_threads();
-    }
-    if (team != workers_) {
-      state.SkipWithError(("asked for " + std::to_string(workers_) + " threads, the team has " +
-                           std::to_string(team))
-                              .c_str());
-      return false;
-    }
-    return true;
+    return forage::bench::openmp_team_matches(state, workers_);
   }
 
   std::vector<double> map(const std::vector<double>& input) const {
