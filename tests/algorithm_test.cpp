@@ -114,18 +114,6 @@ std::size_t first_mismatch(const Vector& values, Expected expected) {
   return values.size();
 }
 
-// Tasks the pool ran for `call`: the executed count around it, with the pool quiescent at
-// both ends (a worker counts a task after the task returned, which may be after the
-// algorithm's caller woke).
-template <class PoolType, class Call>
-std::uint64_t tasks_run_by(PoolType& pool, Call call) {
-  pool.wait_idle();
-  const std::uint64_t before = pool.stats().executed();
-  call();
-  pool.wait_idle();
-  return pool.stats().executed() - before;
-}
-
 // A single-pass range of 0, 1, ..., n-1 that does not know its size, as a generator is.
 class Generated {
  public:
@@ -322,7 +310,7 @@ TYPED_TEST(AlgorithmTest, ParallelForOverAnEmptyOrBackwardRangeCallsNothing) {
   std::atomic<int> calls{0};
   // relaxed: read after the calls returned.
   auto count = [&calls](int) { calls.fetch_add(1, std::memory_order_relaxed); };
-  const std::uint64_t tasks = tasks_run_by(*pool, [&] {
+  const std::uint64_t tasks = test::tasks_run_by(*pool, [&] {
     parallel_for(*pool, 7, 7, count);
     parallel_for(*pool, 10, 3, count);
     parallel_for(*pool, INT_MAX, INT_MIN, count);
@@ -411,7 +399,7 @@ TYPED_TEST(SingleQueueAlgorithmTest, PythonChunkingPostsOneTaskPerPythonChunk) {
       const std::size_t expected = ceil_div(n, Chunking::python_chunk_size(n, workers));
       for (Chunking chunking : {Chunking::python(), Chunking::adaptive()}) {
         // Adaptive is python on a pool without stealing (map_options.hpp).
-        const std::uint64_t tasks = tasks_run_by(
+        const std::uint64_t tasks = test::tasks_run_by(
             *pool, [&] { EXPECT_EQ(parallel_map(*pool, input, mix, with(chunking)).size(), n); });
         EXPECT_EQ(tasks, expected);
       }
@@ -424,7 +412,7 @@ TYPED_TEST(SingleQueueAlgorithmTest, FixedChunkingPostsOneTaskPerChunk) {
   for (std::size_t n : {1, 2, 6, 7, 8, 100, 1000}) {
     for (std::size_t k : {1, 3, 7, 50, 1000, 5000}) {
       SCOPED_TRACE(testing::Message() << n << " items, fixed(" << k << ")");
-      const std::uint64_t tasks = tasks_run_by(*pool, [&] {
+      const std::uint64_t tasks = test::tasks_run_by(*pool, [&] {
         parallel_for(
             *pool, std::size_t{0}, n, [](std::size_t) {}, with(Chunking::fixed(k)));
       });
@@ -447,7 +435,7 @@ TYPED_TEST(AlgorithmTest, EmptyInputGivesEmptyResultsWithoutATaskAndReportsZeroO
   const std::vector<int> empty;
   std::list<int> empty_list;
 
-  const std::uint64_t tasks = tasks_run_by(*pool, [&] {
+  const std::uint64_t tasks = test::tasks_run_by(*pool, [&] {
     const auto out = parallel_map(
         *pool, empty,
         [&called](int x) {
@@ -660,7 +648,7 @@ TYPED_TEST(AlgorithmTest, EmptyCallablesAreRejectedBeforeAnyWork) {
   int (*null_function)(int) = nullptr;
   std::function<int(int)> empty_function;
   std::function<void(int)> empty_action;
-  const std::uint64_t tasks = tasks_run_by(*pool, [&] {
+  const std::uint64_t tasks = test::tasks_run_by(*pool, [&] {
     const std::string message =
         message_of<InvalidArgument>([&] { (void)parallel_map(*pool, input, null_function); });
     EXPECT_NE(message.find("forage::parallel_map"), std::string::npos) << message;
@@ -736,7 +724,7 @@ TYPED_TEST(AlgorithmTest, ParallelReduceOfAnEmptyOrBackwardRangeIsTheIdentity) {
     called = true;
     return a += b;
   };
-  const std::uint64_t tasks = tasks_run_by(*pool, [&] {
+  const std::uint64_t tasks = test::tasks_run_by(*pool, [&] {
     EXPECT_EQ(parallel_reduce(*pool, 5, 5, std::string("identity"), map, concat), "identity");
     EXPECT_EQ(parallel_reduce(*pool, 10, -3, std::string("identity"), map, concat), "identity");
   });

@@ -129,17 +129,6 @@ class MapOptionsTest : public test::WatchedTest {};
 using Systems = test::FutureSystems;
 TYPED_TEST_SUITE(MapOptionsTest, Systems);
 
-// Tasks the pool ran for `call` (quiescent at both ends: a worker counts a task after it
-// returned).
-template <class PoolType, class Call>
-std::uint64_t tasks_run_by(PoolType& pool, Call call) {
-  pool.wait_idle();
-  const std::uint64_t before = pool.stats().executed();
-  call();
-  pool.wait_idle();
-  return pool.stats().executed() - before;
-}
-
 template <class Call>
 void expect_rejected_naming_the_fix(const char* algorithm, Call call) {
   const std::string message = message_of<InvalidArgument>(call);
@@ -158,7 +147,7 @@ TYPED_TEST(MapOptionsTest, ZeroMaxInFlightIsRejectedByEveryAlgorithmBeforeAnyWor
     called = true;
     return x;
   };
-  const std::uint64_t tasks = tasks_run_by(*pool, [&] {
+  const std::uint64_t tasks = test::tasks_run_by(*pool, [&] {
     expect_rejected_naming_the_fix("forage::parallel_map",
                                    [&] { (void)parallel_map(*pool, input, fn, zero); });
     expect_rejected_naming_the_fix("forage::parallel_for",
@@ -189,7 +178,7 @@ TYPED_TEST(MapOptionsTest, OnProgressIsRejectedByTheStreams) {
     called = true;
     return x;
   };
-  const std::uint64_t tasks = tasks_run_by(*pool, [&] {
+  const std::uint64_t tasks = test::tasks_run_by(*pool, [&] {
     for (const char* where : {"forage::imap", "forage::imap_unordered"}) {
       const std::string message = message_of<InvalidArgument>([&] {
         if (std::string(where) == "forage::imap") {

@@ -69,15 +69,6 @@ std::vector<NamedChunking> every_chunking() {
           {"python", Chunking::python()}};
 }
 
-template <class PoolType, class Call>
-std::uint64_t tasks_run_by(PoolType& pool, Call call) {
-  pool.wait_idle();
-  const std::uint64_t before = pool.stats().executed();
-  call();
-  pool.wait_idle();
-  return pool.stats().executed() - before;
-}
-
 // 0, 1, 2, ... below `limit`: a single-pass range without a size, like a generator. It counts
 // the items read and notes a read from another thread than the one that made it (the stream
 // documents reading its input on the consuming thread; a read elsewhere is also a data race
@@ -267,7 +258,7 @@ TYPED_TEST(MapStreamTest, EmptyInputYieldsNothingAndRunsNoTask) {
     called = true;
     return x;
   };
-  const std::uint64_t tasks = tasks_run_by(*pool, [&] {
+  const std::uint64_t tasks = test::tasks_run_by(*pool, [&] {
     for (int r : imap(*pool, empty, fn)) ADD_FAILURE() << "yielded " << r;
     for (const auto& [index, r] : imap_unordered(*pool, empty, fn)) {
       ADD_FAILURE() << "yielded " << index << ": " << r;
@@ -280,7 +271,7 @@ TYPED_TEST(MapStreamTest, EmptyInputYieldsNothingAndRunsNoTask) {
 TYPED_TEST(MapStreamTest, NothingIsReadBeforeTheLoopStarts) {
   auto pool = TypeParam::make(2);
   CountingInput input(100);
-  const std::uint64_t tasks = tasks_run_by(*pool, [&] {
+  const std::uint64_t tasks = test::tasks_run_by(*pool, [&] {
     auto stream = imap(*pool, input, [](std::size_t x) { return x; });
     auto unordered = imap_unordered(*pool, input, [](std::size_t x) { return x; });
   });
@@ -302,7 +293,7 @@ TYPED_TEST(SingleQueueMapStreamTest, EachChunkIsOneTask) {
                         Case{Chunking::fixed(1), 3, 100}, Case{Chunking::fixed(10), 4, 25}}) {
     SCOPED_TRACE(testing::Message() << "fixed(" << c.chunking.items() << "), window " << c.window);
     std::size_t count = 0;
-    const std::uint64_t tasks = tasks_run_by(*pool, [&] {
+    const std::uint64_t tasks = test::tasks_run_by(*pool, [&] {
       for (std::uint64_t r : imap(
                *pool, input, [](std::uint64_t x) { return x; }, options_of(c.chunking, c.window))) {
         EXPECT_EQ(r, count++);

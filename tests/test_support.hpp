@@ -130,6 +130,18 @@ struct SingleQueueLockFree {
   }
 };
 
+// How many tasks `call` made the pool run: the executed count around it, with the pool
+// quiescent at both ends (a worker counts a task after the task returned, which may be after
+// the caller of an algorithm woke).
+template <class PoolType, class Call>
+std::uint64_t tasks_run_by(PoolType& pool, Call call) {
+  pool.wait_idle();
+  const std::uint64_t before = pool.stats().executed();
+  call();
+  pool.wait_idle();
+  return pool.stats().executed() - before;
+}
+
 // A hand-built task node that records whether it was run or cancelled, as a future's shared
 // state will.
 struct CountingTask final : detail::Task {
