@@ -62,20 +62,7 @@ bool PoolCore::on_own_worker() const noexcept {
 
 void PoolCore::post(Task* task) {
   if (on_own_worker()) {
-    WorkerSlot& me = *slots_[current_worker_context()->index];
-    // relaxed: our own counter; this worker is its only writer.
-    const std::uint64_t spawned = me.counters.spawned.load(std::memory_order_relaxed);
-    // relaxed: the push's release fence publishes it with the task, and our later release
-    // of `executed` (after the running task ends) publishes it to quiescence readers.
-    me.counters.spawned.store(spawned + 1, std::memory_order_relaxed);
-    try {
-      me.deque.push(task);
-    } catch (...) {  // the deque could not grow: the task was never queued
-      // relaxed: undo our own count; nobody can have finished the task.
-      me.counters.spawned.store(spawned, std::memory_order_relaxed);
-      task->invoke(task, TaskAction::cancel);
-      throw;
-    }
+    if (!push_own(*slots_[current_worker_context()->index], task)) throw std::bad_alloc();
     // Every push notifies (a fence and one load while nobody sleeps). Skipping it when the
     // deque looked non-empty loses wake-ups: a thief can empty it between our look and our
     // push, check it, and park.
@@ -107,18 +94,27 @@ void PoolCore::post(Task* task) {
 void PoolCore::fork(Task* task) noexcept {
   WorkerSlot& me = *slots_[current_worker_context()->index];
   const bool was_empty = me.deque.empty_approx();
-  // relaxed: as in post(): published with the task by the push, and to quiescence readers by
-  // our later release of `executed`.
+  // A task the deque could not take was cancelled: the joiner then runs it itself.
+  if (push_own(me, task) && was_empty && slots_.size() > 1) parking_.notify_one();
+}
+
+// Pushes onto the calling worker's own deque, counted as spawned. If the deque cannot grow,
+// the task is cancelled (never queued) and the result is false.
+bool PoolCore::push_own(WorkerSlot& me, Task* task) noexcept {
+  // relaxed: our own counter; this worker is its only writer.
   const std::uint64_t spawned = me.counters.spawned.load(std::memory_order_relaxed);
+  // relaxed: the push's release fence publishes it with the task, and our later release of
+  // `executed` (after the running task ends) publishes it to quiescence readers.
   me.counters.spawned.store(spawned + 1, std::memory_order_relaxed);
   try {
     me.deque.push(task);
-  } catch (...) {  // the deque could not grow: the joiner will run the task itself
-    me.counters.spawned.store(spawned, std::memory_order_relaxed);  // relaxed: as above
+  } catch (...) {
+    // relaxed: undo our own count; nobody can have finished the task.
+    me.counters.spawned.store(spawned, std::memory_order_relaxed);
     task->invoke(task, TaskAction::cancel);
-    return;
+    return false;
   }
-  if (was_empty && slots_.size() > 1) parking_.notify_one();
+  return true;
 }
 
 void PoolCore::wait_idle() {

@@ -90,6 +90,7 @@ class PoolCore final : public Scheduler, public std::enable_shared_from_this<Poo
   void run_worker(std::size_t index, std::latch& started);
 
  private:
+  bool push_own(WorkerSlot& me, Task* task) noexcept;  // pool.cpp
   Task* next_task(WorkerSlot& me);
   Task* search(WorkerSlot& me, bool& saw_contention);
   Task* take_from_injection_queue(WorkerSlot& me);

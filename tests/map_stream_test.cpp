@@ -521,46 +521,36 @@ std::size_t expect_failure_at(PoolType& pool, std::size_t n, std::size_t failing
   return yielded;
 }
 
-TYPED_TEST(MapStreamTest, ImapYieldsCorrectResultsInOrderThenTheItemError) {
+// Every chunking and window on 1, 2 and 3 workers: the results yielded before the failure are
+// right (in order for imap), then the ItemError comes. With a window of one item the items
+// run one after the other, so every item before the failure is yielded.
+template <bool Ordered, class System>
+void expect_every_failure_reported() {
   for (std::size_t workers : {1, 2, 3}) {
-    auto pool = TypeParam::make(workers);
+    auto pool = System::make(workers);
     for (const NamedChunking& c : every_chunking()) {
       for (std::optional<std::size_t> window :
            {std::optional<std::size_t>(), std::optional<std::size_t>(1),
             std::optional<std::size_t>(8)}) {
         for (std::size_t failing : {0, 1, 57, 299}) {
           SCOPED_TRACE(testing::Message() << workers << " workers, " << c.name);
-          (void)expect_failure_at<true>(*pool, 300, failing, options_of(c.chunking, window));
+          (void)expect_failure_at<Ordered>(*pool, 300, failing, options_of(c.chunking, window));
         }
       }
     }
-    // A window of one item runs the items one after the other: every item before the failure
-    // is yielded.
     for (std::size_t failing : {0, 1, 57, 299}) {
-      EXPECT_EQ(expect_failure_at<true>(*pool, 300, failing, options_of(Chunking::fixed(1), 1)),
+      EXPECT_EQ(expect_failure_at<Ordered>(*pool, 300, failing, options_of(Chunking::fixed(1), 1)),
                 failing);
     }
   }
 }
 
+TYPED_TEST(MapStreamTest, ImapYieldsCorrectResultsInOrderThenTheItemError) {
+  expect_every_failure_reported<true, TypeParam>();
+}
+
 TYPED_TEST(MapStreamTest, ImapUnorderedYieldsCorrectResultsThenTheItemError) {
-  for (std::size_t workers : {1, 2, 3}) {
-    auto pool = TypeParam::make(workers);
-    for (const NamedChunking& c : every_chunking()) {
-      for (std::optional<std::size_t> window :
-           {std::optional<std::size_t>(), std::optional<std::size_t>(1),
-            std::optional<std::size_t>(8)}) {
-        for (std::size_t failing : {0, 1, 57, 299}) {
-          SCOPED_TRACE(testing::Message() << workers << " workers, " << c.name);
-          (void)expect_failure_at<false>(*pool, 300, failing, options_of(c.chunking, window));
-        }
-      }
-    }
-    for (std::size_t failing : {0, 1, 57, 299}) {
-      EXPECT_EQ(expect_failure_at<false>(*pool, 300, failing, options_of(Chunking::fixed(1), 1)),
-                failing);
-    }
-  }
+  expect_every_failure_reported<false, TypeParam>();
 }
 
 TYPED_TEST(MapStreamTest, PoolIsUsableAfterAFailedStream) {

@@ -21,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "forage/detail/range_job.hpp"
 #include "forage/detail/task.hpp"
 #include "forage/detail/wait_word.hpp"
 #include "forage/executor.hpp"
@@ -28,9 +29,8 @@
 
 namespace forage::detail {
 
-// Defined in lib/algorithms.cpp (with the range engine's errors).
-[[noreturn]] void throw_item_error(const char* where, std::size_t index, std::exception_ptr error);
-[[noreturn]] void throw_chunk_cancelled(const char* where);
+// Defined in lib/algorithms.cpp (the errors it shares with the range engine are declared in
+// range_job.hpp).
 // Throws InvalidArgument for options imap cannot use (on_progress, max_in_flight = 0).
 void validate_stream_options(const MapOptions& options, const char* where);
 
