@@ -61,9 +61,10 @@ class EventCount {
     waiters_.fetch_sub(1, std::memory_order_relaxed);
   }
 
-  // Producer, after publishing work: wake one sleeper if there is any.
-  void notify_one() noexcept {
-    notify(1, [] { return kAnyWaiter; });
+  // Producer, after publishing work: wake one sleeper if there is any. True if someone was
+  // asleep or about to be (then one of them is woken).
+  bool notify_one() noexcept {
+    return notify(1, [] { return kAnyWaiter; });
   }
   // The same, preferring a sleeper whose tag intersects prefer(); prefer is called only when
   // someone sleeps, so the fast path stays one fence and one load.
@@ -84,15 +85,16 @@ class EventCount {
 
  private:
   template <class Prefer>
-  void notify(int count, Prefer prefer) noexcept {
+  bool notify(int count, Prefer prefer) noexcept {
     // seq_cst: pairs with the fence in prepare_wait (store-buffering, parking.md).
     Atoms::fence(std::memory_order_seq_cst, FenceSite::park_producer_seq_cst);
     // relaxed: ordered after the caller's publication by the fence above. This load is all a
     // producer pays while nobody sleeps.
-    if (waiters_.load(std::memory_order_relaxed) == 0) return;
+    if (waiters_.load(std::memory_order_relaxed) == 0) return false;
     // release: pairs with the acquire loads of epoch_ in prepare_wait / commit_wait.
     epoch_.fetch_add(1, std::memory_order_release);
     Blocking::wake(epoch_, count, prefer());
+    return true;
   }
 
   // Written by waiters (prepare/cancel/commit); read by producers after their fence.

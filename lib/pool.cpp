@@ -17,6 +17,10 @@ PoolCore::PoolCore(PoolOptions options, Pool* owner)
   const std::size_t workers =
       resolve_worker_count(options_.workers, Pool::kMaxWorkers, topology_, "forage::Pool");
   plan_ = topology_.pinning_plan(workers, options_.pinning);
+  const std::size_t trace_events = options_.trace_buffer_events != 0
+                                       ? options_.trace_buffer_events
+                                       : PoolOptions::kDefaultTraceBufferEvents;
+  const auto trace_origin = TraceBuffer::Clock::now();
   wake_targets_ = WakeTargets(plan_);
   slots_.reserve(workers);
   counters_.reserve(workers);
@@ -25,6 +29,10 @@ PoolCore::PoolCore(PoolOptions options, Pool* owner)
     slot->index = i;
     slot->victim_tiers = topology_.victim_tiers(workers, plan_, i);
     slot->random_state = 0x9E3779B97F4A7C15ULL * (i + 1);  // any non-zero seed per worker
+    if (options_.trace) {
+      slot->trace =
+          std::make_unique<TraceBuffer>(static_cast<std::uint32_t>(i), trace_events, trace_origin);
+    }
     counters_.push_back(&slot->counters);
     slots_.push_back(std::move(slot));
   }
@@ -66,7 +74,7 @@ void PoolCore::post(Task* task) {
     // Every push notifies (a fence and one load while nobody sleeps). Skipping it when the
     // deque looked non-empty loses wake-ups: a thief can empty it between our look and our
     // push, check it, and park.
-    if (slots_.size() > 1) parking_.notify_one();
+    if (slots_.size() > 1) notify_one_from(*slots_[current_worker_context()->index]);
     return;
   }
   if (!idle_.try_admit()) {
@@ -95,7 +103,31 @@ void PoolCore::fork(Task* task) noexcept {
   WorkerSlot& me = *slots_[current_worker_context()->index];
   const bool was_empty = me.deque.empty_approx();
   // A task the deque could not take was cancelled: the joiner then runs it itself.
-  if (push_own(me, task) && was_empty && slots_.size() > 1) parking_.notify_one();
+  if (push_own(me, task) && was_empty && slots_.size() > 1) notify_one_from(me);
+}
+
+// notify_one, recorded as a wake when it woke a sleeper and the pool is traced.
+void PoolCore::notify_one_from(WorkerSlot& me) noexcept {
+  const bool woke = parking_.notify_one();
+  if (me.trace != nullptr && woke) [[unlikely]] {
+    const std::int64_t now = me.trace->now();
+    me.trace->record(TraceKind::wake, now, now);
+  }
+}
+
+Trace PoolCore::trace() const {
+  if (!options_.trace) {
+    throw InvalidArgument("forage::Pool '" + options_.name +
+                          "': trace() needs a pool built with PoolOptions::trace = true");
+  }
+  Trace trace;
+  trace.pool_name = options_.name;
+  trace.pinned_cpus = plan_;
+  trace.workers = slots_.size();
+  for (const std::unique_ptr<WorkerSlot>& slot : slots_) {
+    trace.dropped += slot->trace->copy_to(trace.events);
+  }
+  return trace;
 }
 
 // Pushes onto the calling worker's own deque, counted as spawned. If the deque cannot grow,
@@ -196,6 +228,7 @@ std::size_t Pool::worker_count() const noexcept { return core_->worker_count(); 
 const std::string& Pool::name() const noexcept { return core_->name(); }
 const std::vector<int>& Pool::pinning_plan() const noexcept { return core_->pinning_plan(); }
 PoolStats Pool::stats() const { return core_->stats(); }
+Trace Pool::trace() const { return core_->trace(); }
 
 Pool* Pool::current() noexcept {
   const detail::WorkerContext* context = detail::current_worker_context();

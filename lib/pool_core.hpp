@@ -23,6 +23,7 @@
 #include "forage/topology.hpp"
 #include "idle_tracker.hpp"
 #include "scheduler.hpp"
+#include "trace_buffer.hpp"
 #include "wake_targets.hpp"
 #include "worker_context.hpp"
 #include "worker_thread.hpp"
@@ -53,6 +54,9 @@ struct alignas(kCacheLine) WorkerSlot {
   // Victims by distance (Topology::victim_tiers); fixed before the thread starts.
   std::vector<std::vector<std::size_t>> victim_tiers;
   std::uint64_t random_state = 0;  // xorshift state for victim choice; owner only
+  // PoolOptions::trace: this worker's events; null when tracing is off, so every recording
+  // site is one untaken branch. Fixed before the thread starts.
+  std::unique_ptr<TraceBuffer> trace;
   // Set by a thief that found this deque empty, cleared by the owner when it reads it: a
   // running adaptive chunk then splits off half of what it has left (detail/range_job.hpp).
   // On its own line: thieves write it while the owner works.
@@ -84,6 +88,7 @@ class PoolCore final : public Scheduler, public std::enable_shared_from_this<Poo
   const std::string& name() const noexcept { return options_.name; }
   const std::vector<int>& pinning_plan() const noexcept { return plan_; }
   PoolStats stats() const { return collect_stats(counters_); }
+  Trace trace() const;  // pool.cpp
   void forget_owner() noexcept;
 
   // worker.cpp
@@ -96,7 +101,8 @@ class PoolCore final : public Scheduler, public std::enable_shared_from_this<Poo
   Task* take_from_injection_queue(WorkerSlot& me);
   Task* steal_from_victims(WorkerSlot& me, bool& saw_contention);
   void execute(WorkerSlot& me, Task* task) noexcept;
-  void wake_another_if_more_work() noexcept;
+  void notify_one_from(WorkerSlot& me) noexcept;
+  void wake_another_if_more_work(WorkerSlot& me) noexcept;
   bool finished() const noexcept { return idle_.closed() && idle_.quiescent(counters_); }
 
   PoolOptions options_;

@@ -30,6 +30,11 @@ class SingleQueueCore final : public Scheduler,
       : kind_(kind),
         options_(std::move(options)),
         topology_(options_.topology ? *options_.topology : Topology::discover()) {
+    if (options_.trace) {
+      throw InvalidArgument(
+          "forage::SingleQueuePool: PoolOptions::trace is recorded by forage::Pool only; "
+          "trace a Pool, or leave trace off");
+    }
     const std::size_t count = resolve_worker_count(workers, SingleQueuePool::kMaxWorkers, topology_,
                                                    "forage::SingleQueuePool");
     plan_ = topology_.pinning_plan(count, options_.pinning);

@@ -41,18 +41,19 @@ void PoolCore::run_worker(std::size_t index, std::latch& started) {
 }
 
 void PoolCore::execute(WorkerSlot& me, Task* task) noexcept {
+  const std::int64_t trace_start = me.trace != nullptr ? me.trace->now() : 0;
   // relaxed: a hint; a task that starts just after shutdown(cancel_pending) began is one the
   // caller could not have told apart from one that started just before.
-  if (cancelling_.load(std::memory_order_relaxed)) {
-    task->invoke(task, TaskAction::cancel);
-    // release: pairs with IdleTracker::quiescent's acquire (idle_tracker.hpp).
-    WorkerCounters::bump(me.counters.cancelled, std::memory_order_release);
-  } else {
-    task->invoke(task, TaskAction::run);
-    // release: the task's effects and the children it counted happen-before a reader that
-    // acquires this count (IdleTracker::quiescent).
-    WorkerCounters::bump(me.counters.executed, std::memory_order_release);
+  const bool cancel = cancelling_.load(std::memory_order_relaxed);
+  task->invoke(task, cancel ? TaskAction::cancel : TaskAction::run);
+  // Recorded before the count below, so that a trace() taken after wait_idle() has it.
+  if (me.trace != nullptr) [[unlikely]] {
+    me.trace->record(TraceKind::run, trace_start, me.trace->now());
   }
+  // release: the task's effects and the children it counted happen-before a reader that
+  // acquires this count (IdleTracker::quiescent, idle_tracker.hpp).
+  WorkerCounters::bump(cancel ? me.counters.cancelled : me.counters.executed,
+                       std::memory_order_release);
 }
 
 // Help-while-wait (detail/wait.hpp): the caller is a task on one of our workers waiting for a
@@ -66,7 +67,7 @@ bool PoolCore::run_one_task() noexcept {
     bool saw_contention = false;
     task = search(me, saw_contention);
     if (task == nullptr) return false;
-    wake_another_if_more_work();
+    wake_another_if_more_work(me);
   }
   execute(me, task);
   return true;
@@ -109,7 +110,7 @@ Task* PoolCore::next_task(WorkerSlot& me) {
     Backoff backoff;
     do {
       if (Task* task = search(me, saw_contention)) {
-        wake_another_if_more_work();
+        wake_another_if_more_work(me);
         return task;
       }
     } while (backoff.wait());
@@ -120,7 +121,7 @@ Task* PoolCore::next_task(WorkerSlot& me) {
     saw_contention = false;
     if (Task* task = search(me, saw_contention)) {
       parking_.cancel_wait();
-      wake_another_if_more_work();
+      wake_another_if_more_work(me);
       return task;
     }
     if (saw_contention) {  // a steal lost a race: work may remain, search again
@@ -135,6 +136,12 @@ Task* PoolCore::next_task(WorkerSlot& me) {
       return nullptr;
     }
     WorkerCounters::bump(me.counters.parks, std::memory_order_relaxed);  // statistics
+    if (me.trace != nullptr) [[unlikely]] {
+      const std::int64_t start = me.trace->now();
+      parking_.commit_wait(key, WakeTargets::tag_of(me.index));
+      me.trace->record(TraceKind::park, start, me.trace->now());
+      continue;
+    }
     parking_.commit_wait(key, WakeTargets::tag_of(me.index));
   }
 }
@@ -165,6 +172,7 @@ Task* PoolCore::take_from_injection_queue(WorkerSlot& me) {
 }
 
 Task* PoolCore::steal_from_victims(WorkerSlot& me, bool& saw_contention) {
+  const std::int64_t search_start = me.trace != nullptr ? me.trace->now() : 0;
   for (const std::vector<std::size_t>& tier : me.victim_tiers) {
     const std::size_t start = next_random(me.random_state) % tier.size();
     for (std::size_t k = 0; k < tier.size(); ++k) {
@@ -175,6 +183,10 @@ Task* PoolCore::steal_from_victims(WorkerSlot& me, bool& saw_contention) {
         const Stolen<Task*> result = victim.deque.steal();
         if (result.status == StealStatus::success) {
           WorkerCounters::bump(me.counters.stolen, std::memory_order_relaxed);  // statistics
+          if (me.trace != nullptr) [[unlikely]] {
+            me.trace->record(TraceKind::steal, search_start, me.trace->now(),
+                             static_cast<std::uint32_t>(victim.index));
+          }
           return result.value;
         }
         if (result.status == StealStatus::empty) {
@@ -197,13 +209,13 @@ Task* PoolCore::steal_from_victims(WorkerSlot& me, bool& saw_contention) {
 // one more only if visibly more work is waiting, so wakes neither cascade nor get lost.
 // Our own deque counts: a share taken from the injection queue was just pushed onto it, and
 // a worker that checked it a moment earlier may be parking.
-void PoolCore::wake_another_if_more_work() noexcept {
+void PoolCore::wake_another_if_more_work(WorkerSlot& me) noexcept {
   if (slots_.size() == 1) return;
   bool more = injection_.size_approx() != 0;
   for (std::size_t i = 0; !more && i < slots_.size(); ++i) {
     more = !slots_[i]->deque.empty_approx();
   }
-  if (more) parking_.notify_one();
+  if (more) notify_one_from(me);
 }
 
 }  // namespace forage::detail

@@ -19,6 +19,8 @@ FORAGE_BUILD_PACKAGES=(
   libhwloc-dev           # topology and pinning
   hwloc                  # lstopo, to see what hwloc sees
   libconcurrentqueue-dev # moodycamel::ConcurrentQueue (headers only)
+  nlohmann-json3-dev     # JSON: trace output (lib/trace.cpp), forage-topo --json
+  libcli11-dev           # command-line flags of forage-topo and forage-trace
 )
 
 # GoogleTest, property tests, model checking, sanitizer runtimes, taskset.

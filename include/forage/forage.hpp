@@ -13,4 +13,5 @@
 #include "forage/single_queue_pool.hpp"
 #include "forage/stats.hpp"
 #include "forage/topology.hpp"
+#include "forage/trace.hpp"
 #include "forage/when.hpp"

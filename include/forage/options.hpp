@@ -22,6 +22,8 @@ struct PoolOptions {
   // reserved address space; only the pages a worker touches use memory.
   static constexpr std::size_t kDefaultStackSize = std::size_t{64} << 20;
   static constexpr std::size_t kMinStackSize = std::size_t{64} << 10;
+  // Trace events each worker keeps when `trace` is on (24 bytes each: 6 MiB per worker).
+  static constexpr std::size_t kDefaultTraceBufferEvents = std::size_t{1} << 18;
 
   // 0 = one worker per allowed core (taskset and cgroup cpusets are respected).
   std::size_t workers = 0;
@@ -40,6 +42,13 @@ struct PoolOptions {
   std::size_t stack_size = 0;
   // The machine to plan for; default: Topology::discover(). Tests pass a synthetic one.
   std::optional<Topology> topology{};
+  // Pool only: record what each worker does (task runs, steals, parks, wakes) for
+  // Pool::trace() (forage/trace.hpp). Off, recording costs one untaken branch per event site.
+  // SingleQueuePool throws InvalidArgument when it is set.
+  bool trace = false;
+  // Events each worker keeps while tracing; later ones are dropped and counted. 0 =
+  // kDefaultTraceBufferEvents.
+  std::size_t trace_buffer_events = 0;
 };
 
 }  // namespace forage

@@ -21,6 +21,7 @@
 #include "forage/future.hpp"
 #include "forage/options.hpp"
 #include "forage/stats.hpp"
+#include "forage/trace.hpp"
 
 namespace forage {
 
@@ -94,6 +95,10 @@ class Pool {
   // The OS PU each worker is bound to (empty for Pinning::none).
   const std::vector<int>& pinning_plan() const noexcept;
   PoolStats stats() const;
+  // The events recorded so far (PoolOptions::trace), from any thread, while the pool runs;
+  // forage::write_chrome_trace writes them for Perfetto. Throws InvalidArgument if the pool
+  // was built without PoolOptions::trace.
+  Trace trace() const;
 
   // On a worker thread of some Pool: that pool and the worker's index; else null / nullopt.
   static Pool* current() noexcept;
