@@ -54,6 +54,8 @@ struct alignas(kCacheLine) WorkerSlot {
   // Victims by distance (Topology::victim_tiers); fixed before the thread starts.
   std::vector<std::vector<std::size_t>> victim_tiers;
   std::uint64_t random_state = 0;  // xorshift state for victim choice; owner only
+  // The last take from the injection queue found tasks (take_from_injection_queue); owner only.
+  bool draining_injection = false;
   // PoolOptions::trace: this worker's events; null when tracing is off, so every recording
   // site is one untaken branch. Fixed before the thread starts.
   std::unique_ptr<TraceBuffer> trace;
