@@ -31,6 +31,7 @@ FORAGE_TEST_PACKAGES=(
   relacy-dev             # relacy/relacy.hpp for the model-check tests
   libclang-rt-14-dev     # clang's ASan/UBSan runtimes (only recommended by clang-14)
   util-linux             # taskset
+  python3-jsonschema     # tests/tools/bench_json_test.py checks forage-bench --json
 )
 
 # Benchmarks and the peers they are compared against.
@@ -40,6 +41,11 @@ FORAGE_BENCH_PACKAGES=(
   libtbb-dev             # oneTBB peer
   libthread-pool-dev     # thread_pool::ThreadPool peer
   libomp-dev             # OpenMP runtime for clang++ (depends on libomp-14-dev)
+)
+
+# tools/forage-bench --chart: matplotlib for Debian's /usr/bin/python3.
+FORAGE_CHART_PACKAGES=(
+  python3-matplotlib
 )
 
 # True when the Debian package $1 is installed (any architecture).

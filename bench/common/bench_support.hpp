@@ -16,6 +16,7 @@
 #include <atomic>
 #include <charconv>
 #include <chrono>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -130,6 +131,73 @@ class WorkerCounters {
   inline static thread_local Slot* current_ = nullptr;
 };
 
+namespace detail {
+
+// One thread's count in a ThreadCounters, on its own cache line. Written by the one thread
+// that claimed it; read and zeroed by the benchmark thread after the peer's wait.
+struct alignas(128) CounterSlot {  // 128: adjacent-line prefetch pairs 64-byte lines on x86
+  std::atomic<std::uint64_t> value{0};
+};
+
+// The slot a thread claimed in the ThreadCounters whose id it names.
+struct ThreadClaim {
+  std::uint64_t id = 0;  // ids start at 1: 0 is no claim
+  CounterSlot* slot = nullptr;
+};
+
+}  // namespace detail
+
+// WorkerCounters for threads that forage did not start (the peers'): the first time a thread
+// counts into a ThreadCounters it claims a slot of its own (one fetch_add), and from then on
+// counting is a load and a store on a line no other thread writes. A thread beyond the slots
+// (not expected: size it for the peer's threads) counts into a shared atomic instead, so the
+// total stays right.
+class ThreadCounters {
+ public:
+  explicit ThreadCounters(std::size_t threads)
+      // relaxed: only the id's uniqueness matters (an RMW on one atomic gives that).
+      : id_(next_id_.fetch_add(1, std::memory_order_relaxed)), slots_(threads) {}
+
+  void count_one() noexcept {
+    if (mine_.id != id_) mine_ = {id_, claim()};
+    if (Slot* slot = mine_.slot) {
+      // relaxed: single writer (the thread that claimed the slot); the reader runs after the
+      // peer's wait (task_group::wait, the end of the taskwait and of the parallel region),
+      // which happens-after the task.
+      slot->value.store(slot->value.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    } else {
+      // relaxed: a total, read after the same wait.
+      stray_.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+
+  // The count since the last take(), and zero again. Call after the peer's wait; the next
+  // tasks, handed over after this call, see the zeros.
+  std::uint64_t take() noexcept {
+    // relaxed: the peer's wait ordered every count before these accesses (see count_one).
+    std::uint64_t total = stray_.exchange(0, std::memory_order_relaxed);
+    for (Slot& slot : slots_) total += slot.value.exchange(0, std::memory_order_relaxed);
+    return total;
+  }
+
+ private:
+  using Slot = detail::CounterSlot;
+  using Claim = detail::ThreadClaim;
+
+  Slot* claim() noexcept {
+    // relaxed: only the indices' uniqueness matters.
+    const std::size_t index = next_slot_.fetch_add(1, std::memory_order_relaxed);
+    return index < slots_.size() ? &slots_[index] : nullptr;
+  }
+
+  std::uint64_t id_;  // tells this object's claims from a previous object's at the same address
+  std::vector<Slot> slots_;
+  std::atomic<std::size_t> next_slot_{0};                // RMW by each claiming thread
+  std::atomic<std::uint64_t> stray_{0};                  // RMW by threads beyond the slots
+  inline static std::atomic<std::uint64_t> next_id_{1};  // RMW by each constructor
+  inline static thread_local Claim mine_{};              // this thread's claim: its own only
+};
+
 // --- Building pools -------------------------------------------------------------------------
 
 // The pool every benchmark uses: named "bench", default pinning (one worker per core).
@@ -154,6 +222,54 @@ std::unique_ptr<typename System::PoolType> make_pool(benchmark::State& state, st
   }
 }
 
+// A System whose workers get kDeepStack bytes of stack. A waiting task on a SingleQueuePool
+// runs the queue's head on its own stack, in a tree the next node in breadth-first order,
+// which waits in turn, so the stack grows with the nodes already started, not with the depth
+// (about 1 KiB per waiting node: the nqueens and uts trees overflow the default 64 MiB).
+// Reserved address space; only the pages a run touches use memory (up to ~1 GiB in those
+// suites, until the pool ends).
+inline constexpr std::size_t kDeepStack = std::size_t{4} << 30;
+
+template <class Base>
+struct DeepStackSystem : Base {
+  static std::unique_ptr<typename Base::PoolType> make(std::size_t workers, PoolOptions options) {
+    options.stack_size = kDeepStack;
+    return Base::make(workers, std::move(options));
+  }
+};
+
+// The System to build for task trees whose tasks wait for their children: a SingleQueuePool's
+// workers get deep stacks (DeepStackSystem). Pool's waits run the waiter's own children first
+// (its deque is LIFO): the default stack is plenty there.
+template <class System>
+using TreeSystem =
+    std::conditional_t<System::PoolType::work_stealing, System, DeepStackSystem<System>>;
+
+// What a suite's runner on one of forage's pools holds: the pool, built by make_pool in start()
+// (false, with the benchmark skipped, on failure), and the counters its options hook. The
+// runner derives from it, adds what its workload calls, and reaches the pool as this->pool_.
+template <class System>
+class ForagePoolRunner {
+ public:
+  using PoolType = typename System::PoolType;
+
+  explicit ForagePoolRunner(std::size_t workers) : workers_(workers), counters_(workers) {}
+
+  bool start(benchmark::State& state) {
+    pool_ = make_pool<System>(state, workers_, counters_);
+    return pool_ != nullptr;
+  }
+
+  // The pool's counters (PoolStats), for the suites' diagnostics.
+  bool has_stats() const { return true; }
+  PoolStats stats() const { return pool_->stats(); }
+
+ protected:
+  std::size_t workers_;
+  WorkerCounters counters_;  // the pool's options hook it; declared before the pool: outlives it
+  std::unique_ptr<PoolType> pool_;
+};
+
 // Checks a count; on a mismatch skips the benchmark with a message naming `what`.
 inline bool check_count(benchmark::State& state, const char* what, std::uint64_t got,
                         std::uint64_t expected) {
@@ -166,6 +282,12 @@ inline bool check_count(benchmark::State& state, const char* what, std::uint64_t
 
 inline double to_ns(Clock::duration d) noexcept {
   return std::chrono::duration<double, std::nano>(d).count();
+}
+
+// Nearest-rank percentile (p in (0, 1]) of sorted, non-empty values.
+inline double percentile(const std::vector<double>& sorted, double p) {
+  const auto rank = static_cast<std::size_t>(std::ceil(p * static_cast<double>(sorted.size())));
+  return sorted[std::clamp<std::size_t>(rank, 1, sorted.size()) - 1];
 }
 
 // --- Run-time configuration -----------------------------------------------------------------
@@ -204,6 +326,16 @@ inline std::vector<std::size_t> worker_counts() {
 template <class System>
 std::string benchmark_name(std::string_view suite) {
   return std::string(suite) + "/" + System::kName;
+}
+
+// "<suite>/<system>/workers:<n>[/<variant>]", for suites that register one benchmark per
+// worker count themselves (the variant may hold several parts, "join/task_group").
+inline std::string run_name(std::string_view suite, std::string_view system, std::size_t workers,
+                            std::string_view variant = {}) {
+  std::string name =
+      std::string(suite) + "/" + std::string(system) + "/workers:" + std::to_string(workers);
+  if (!variant.empty()) name += "/" + std::string(variant);
+  return name;
 }
 
 inline benchmark::internal::Benchmark* sweep_workers(benchmark::internal::Benchmark* b) {

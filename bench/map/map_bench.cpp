@@ -1,4 +1,6 @@
-// parallel_map: a map over 10M doubles, against the same loop run serially.
+// map_uniform and map_skewed: parallel_map over 10M doubles, against the same loop run
+// serially. One source, two binaries: FORAGE_MAP_WORKLOAD_SKEWED (bench/CMakeLists.txt)
+// picks the workload, so each suite is its own program.
 //
 // Every system computes out[i] = Work{}(in[i]) for the same input with the same function
 // object, into a fresh std::vector<double> of the results per run: what parallel_map returns.
@@ -34,7 +36,7 @@
 //            mean, the last items 2 kIterations - 1 times as costly as the first. (Long chains
 //            overlap less, so the skewed serial time is about 15% higher than the uniform.)
 //
-// Benchmarks "parallel_map/<system>/workers:<n>/<workload>/<chunking>":
+// Benchmarks "map_<workload>/<system>/workers:<n>/<chunking>":
 //   forage, single_queue_locked, single_queue_lock_free: forage::parallel_map(pool, in,
 //       Work{}, {chunking}) from the benchmark thread, with chunking
 //         adaptive  Chunking::adaptive() (on a SingleQueuePool the same as python)
@@ -59,10 +61,8 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <exception>
 #include <functional>
 #include <limits>
-#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -81,14 +81,9 @@
 #include <tbb/partitioner.h>
 #endif
 
-#ifdef FORAGE_HAVE_OPENMP
-#include <omp.h>
-#endif
-
 namespace {
 
 using forage::bench::Clock;
-using forage::bench::WorkerCounters;
 
 constexpr std::size_t kItems = 10'000'000;
 constexpr std::size_t kQuickItems = 1'000'000;
@@ -108,6 +103,11 @@ struct Work {
 };
 
 enum class Workload { uniform, skewed };
+
+#if !defined(FORAGE_MAP_WORKLOAD_SKEWED)
+#error "define FORAGE_MAP_WORKLOAD_SKEWED to 0 (map_uniform) or 1 (map_skewed)"
+#endif
+constexpr Workload kWorkload = FORAGE_MAP_WORKLOAD_SKEWED ? Workload::skewed : Workload::uniform;
 
 const char* workload_name(Workload workload) {
   return workload == Workload::uniform ? "uniform" : "skewed";
@@ -165,46 +165,33 @@ Dataset& dataset_for(Workload workload, std::size_t n) {
 // benchmark skipped, on failure), map(input) returns the vector of work(item).
 
 template <class System>
-class ForageRunner {
+class ForageRunner : public forage::bench::ForagePoolRunner<System> {
  public:
   static constexpr const char* kSystem = System::kName;
 
   ForageRunner(std::size_t workers, forage::Chunking chunking)
-      : workers_(workers), counters_(workers) {
+      : forage::bench::ForagePoolRunner<System>(workers) {
     options_.chunking = chunking;
   }
 
-  bool start(benchmark::State& state) {
-    pool_ = forage::bench::make_pool<System>(state, workers_, counters_);
-    return pool_ != nullptr;
-  }
-
   std::vector<double> map(const std::vector<double>& input) {
-    return forage::parallel_map(*pool_, input, Work{}, options_);
+    return forage::parallel_map(*this->pool_, input, Work{}, options_);
   }
-
-  bool has_stats() const { return true; }
-  forage::PoolStats stats() const { return pool_->stats(); }
 
  private:
-  std::size_t workers_;
   forage::MapOptions options_;
-  WorkerCounters counters_;  // make_pool hooks it; declared before the pool: outlives it
-  std::unique_ptr<typename System::PoolType> pool_;
 };
 
 #ifdef FORAGE_HAVE_ONETBB
-class OneTbbRunner {
+class OneTbbRunner : public forage::bench::TbbArenaRunner {
  public:
   static constexpr const char* kSystem = "onetbb";
 
-  explicit OneTbbRunner(std::size_t workers) : workers_(workers) {}
-
-  bool start(benchmark::State& state) { return tbb_.start(state, workers_); }
+  using TbbArenaRunner::TbbArenaRunner;
 
   std::vector<double> map(const std::vector<double>& input) {
     std::vector<double> out(input.size());
-    tbb_.arena().execute([&input, &out] {
+    arena().execute([&input, &out] {
       tbb::parallel_for(
           tbb::blocked_range<std::size_t>(0, input.size()),
           [&input, &out](const tbb::blocked_range<std::size_t>& range) {
@@ -214,26 +201,15 @@ class OneTbbRunner {
     });
     return out;
   }
-
-  bool has_stats() const { return false; }
-  forage::PoolStats stats() const { return {}; }
-
- private:
-  std::size_t workers_;
-  forage::bench::TbbArena tbb_;
 };
 #endif
 
 #ifdef FORAGE_HAVE_OPENMP
-class OpenMpRunner {
+class OpenMpRunner : public forage::bench::OpenMpTeamRunner {
  public:
   static constexpr const char* kSystem = "openmp";
 
-  explicit OpenMpRunner(std::size_t workers) : workers_(static_cast<int>(workers)) {}
-
-  bool start(benchmark::State& state) {
-    return forage::bench::openmp_team_matches(state, workers_);
-  }
+  using OpenMpTeamRunner::OpenMpTeamRunner;
 
   std::vector<double> map(const std::vector<double>& input) const {
     std::vector<double> out(input.size());
@@ -244,12 +220,6 @@ class OpenMpRunner {
     for (std::ptrdiff_t i = 0; i < count; ++i) result[i] = Work{}(in[i]);
     return out;
   }
-
-  bool has_stats() const { return false; }
-  forage::PoolStats stats() const { return {}; }
-
- private:
-  int workers_;
 };
 #endif
 
@@ -323,9 +293,9 @@ void map_benchmark(benchmark::State& state, Workload workload, std::size_t n, Ma
 void register_one(std::string_view system, std::size_t workers, Workload workload,
                   std::string_view variant, std::size_t n,
                   std::function<void(benchmark::State&, Workload, std::size_t)> run) {
-  const std::string name = "parallel_map/" + std::string(system) +
-                           "/workers:" + std::to_string(workers) + "/" + workload_name(workload) +
-                           "/" + std::string(variant);
+  const std::string name = "map_" + std::string(workload_name(workload)) + "/" +
+                           std::string(system) + "/workers:" + std::to_string(workers) + "/" +
+                           std::string(variant);
   auto* b = benchmark::RegisterBenchmark(
       name.c_str(),
       [run = std::move(run), workload, n](benchmark::State& state) { run(state, workload, n); });
@@ -357,24 +327,23 @@ int main(int argc, char** argv) {
   mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());
   benchmark::Initialize(&argc, argv);
   const std::size_t n = forage::bench::quick_mode() ? kQuickItems : kItems;
-  for (const Workload workload : {Workload::uniform, Workload::skewed}) {
-    for (const std::size_t workers : forage::bench::worker_counts()) {
-      register_forage<forage::bench::ForageSystem>(workers, workload, n);
-      register_forage<forage::bench::SingleQueueLockedSystem>(workers, workload, n);
-      register_forage<forage::bench::SingleQueueLockFreeSystem>(workers, workload, n);
+  const Workload workload = kWorkload;
+  for (const std::size_t workers : forage::bench::worker_counts()) {
+    register_forage<forage::bench::ForageSystem>(workers, workload, n);
+    register_forage<forage::bench::SingleQueueLockedSystem>(workers, workload, n);
+    register_forage<forage::bench::SingleQueueLockFreeSystem>(workers, workload, n);
 #ifdef FORAGE_HAVE_ONETBB
-      register_one(OneTbbRunner::kSystem, workers, workload, "auto", n,
-                   [workers](benchmark::State& state, Workload w, std::size_t items) {
-                     map_benchmark(state, w, items, [workers] { return OneTbbRunner(workers); });
-                   });
+    register_one(OneTbbRunner::kSystem, workers, workload, "auto", n,
+                 [workers](benchmark::State& state, Workload w, std::size_t items) {
+                   map_benchmark(state, w, items, [workers] { return OneTbbRunner(workers); });
+                 });
 #endif
 #ifdef FORAGE_HAVE_OPENMP
-      register_one(OpenMpRunner::kSystem, workers, workload, "guided", n,
-                   [workers](benchmark::State& state, Workload w, std::size_t items) {
-                     map_benchmark(state, w, items, [workers] { return OpenMpRunner(workers); });
-                   });
+    register_one(OpenMpRunner::kSystem, workers, workload, "guided", n,
+                 [workers](benchmark::State& state, Workload w, std::size_t items) {
+                   map_benchmark(state, w, items, [workers] { return OpenMpRunner(workers); });
+                 });
 #endif
-    }
   }
   return forage::bench::run_registered(argc, argv);
 }
