@@ -1,11 +1,12 @@
-// The fork-join and algorithms tour from README.md: every snippet there is a marked region of
-// this file (tests check that they match), and this program runs in CI under every build.
+// The fork-join, algorithms and tracing tour from README.md: every snippet there is a marked region
+// of this file (tests check that they match), and this program runs in CI under every build.
 #include <atomic>
 #include <cmath>
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <iterator>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -205,6 +206,16 @@ int main() {
         forage::parallel_map(baseline, std::vector<int>{1, 2, 3}, [](int x) { return 2 * x; });
     // [/single_queue]
     expect(doubled == std::vector<int>({2, 4, 6}), "the single queue to give {2, 4, 6}");
+  }
+
+  {
+    std::ostringstream out;  // README writes to a file: std::ofstream out("trace.json");
+    // [trace]
+    forage::Pool traced({.workers = 2, .trace = true});
+    forage::parallel_for(traced, 0, 100'000, [](int) {});
+    forage::write_chrome_trace(traced.trace(), out);  // open it in ui.perfetto.dev
+    // [/trace]
+    expect(out.str().find("\"traceEvents\"") != std::string::npos, "a Chrome trace");
   }
 
   std::puts("algorithms_tour: ok");

@@ -12,6 +12,7 @@
 // buffer exists and each recording site costs one never-taken branch.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <iosfwd>
 #include <string>
@@ -24,7 +25,8 @@ enum class TraceKind : std::uint8_t {
   steal,  // the worker took a task from another worker's deque (span: the search that found
           // it); `other` is the victim's index
   park,   // the worker slept, out of work (span: from falling asleep to waking up)
-  wake    // the worker woke a sleeping worker (instant)
+  wake    // the worker signalled the parked workers while one was asleep or about to sleep,
+          // so one of them wakes (instant); a notify with nobody parked is not recorded
 };
 
 struct TraceEvent {
