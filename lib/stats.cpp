@@ -1,6 +1,6 @@
 #include "forage/stats.hpp"
 
-#include "worker_context.hpp"
+#include "lifecycle/worker_context.hpp"
 
 namespace forage {
 

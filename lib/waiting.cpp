@@ -2,10 +2,10 @@
 
 #include <algorithm>
 
-#include "backoff.hpp"
-#include "futex.hpp"
-#include "scheduler.hpp"
-#include "worker_context.hpp"
+#include "sleep/backoff.hpp"
+#include "sleep/futex.hpp"
+#include "lifecycle/scheduler.hpp"
+#include "lifecycle/worker_context.hpp"
 
 namespace forage::detail {
 

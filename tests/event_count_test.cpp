@@ -1,9 +1,9 @@
-// EventCount (lib/event_count.hpp): the two-phase wait, its bookkeeping, and the lost-wake-up
+// EventCount (lib/sleep/event_count.hpp): the two-phase wait, its bookkeeping, and the lost-wake-up
 // cases in the style of Taskflow's notifier tests (no_missing_notify_one, notify_all,
 // notify_before_commit). Every test that blocks runs under a Watchdog, so a lost wake-up
 // fails the test instead of hanging it. Nothing here sleeps for correctness: threads meet on
 // latches and atomics.
-#include "event_count.hpp"
+#include "sleep/event_count.hpp"
 
 #include <sys/types.h>
 #include <unistd.h>

@@ -12,7 +12,7 @@
 #include <random>
 #include <thread>
 
-#include "forage/detail/atomics.hpp"
+#include "atomics/atomics.hpp"
 
 #ifndef FORAGE_TEST_SCALE
 #define FORAGE_TEST_SCALE 1
@@ -48,7 +48,7 @@ class Jitter {
   unsigned relax_step_;
 };
 
-// The waiter's protocol (lib/parking.md), in full every time: announce, re-check, then cancel
+// The waiter's protocol (lib/sleep/README.md), in full every time: announce, re-check, then cancel
 // or sleep; look again after every wake-up. Returns once `found()` is true.
 template <class EventCountType, class Found>
 void wait_until(EventCountType& event_count, Found found) {

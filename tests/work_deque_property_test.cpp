@@ -10,7 +10,7 @@
 #include <rapidcheck/gtest.h>
 #include <rapidcheck/state.h>
 
-#include "forage/detail/work_deque.hpp"
+#include "deque/work_deque.hpp"
 
 namespace forage::detail {
 namespace {

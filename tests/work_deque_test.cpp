@@ -1,7 +1,7 @@
 // WorkDeque, single-threaded: the owner's end is LIFO, the thieves' end FIFO, growth keeps
 // every value, and the estimates agree with the contents. Concurrency is covered by
 // stress/work_deque_stress_test.cpp and model/work_deque_model.cpp.
-#include "forage/detail/work_deque.hpp"
+#include "deque/work_deque.hpp"
 
 #include <cstddef>
 #include <deque>

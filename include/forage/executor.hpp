@@ -21,12 +21,12 @@ concept Executor = requires(E& executor, detail::Task* task) {
 
 namespace detail {
 
-// Defined in lib/fork_join.cpp.
+// Defined in lib/join.cpp.
 //
 // Is the calling thread a worker of the scheduler with this id?
 bool on_scheduler(SchedulerId scheduler) noexcept;
 // On a worker (of any pool): Scheduler::fork / take_back of that worker's pool (see
-// lib/scheduler.hpp). fork returns false off the pool, where nothing was done.
+// lib/lifecycle/scheduler.hpp). fork returns false off the pool, where nothing was done.
 bool fork_on_current_worker(Task* task) noexcept;
 bool take_back_on_current_worker(Task* task) noexcept;
 

@@ -34,7 +34,7 @@ namespace detail {
 // Why a future has no state; the error for using it says so.
 enum class EmptyReason : std::uint8_t { no_state, moved_from, retrieved, shared, chained };
 
-// Defined in lib/future_support.cpp.
+// Defined in lib/future.cpp.
 [[noreturn]] void throw_empty_future(const char* operation, EmptyReason reason);
 [[noreturn]] void throw_cancelled(const char* operation);
 

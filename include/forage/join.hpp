@@ -28,7 +28,7 @@ namespace forage {
 
 namespace detail {
 
-// Defined in lib/fork_join.cpp.
+// Defined in lib/join.cpp.
 [[noreturn]] void throw_join_outside_pool();
 
 // The TaskGroup task this thread is handing to post() right now (see TaskGroup::spawn).

@@ -14,7 +14,7 @@
 namespace forage {
 
 namespace detail {
-// Defined in lib/future_support.cpp.
+// Defined in lib/future.cpp.
 [[noreturn]] void throw_promise_error(const char* operation, bool future_retrieved_twice);
 std::exception_ptr broken_promise_error();
 }  // namespace detail

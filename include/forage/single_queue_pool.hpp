@@ -6,7 +6,7 @@
 //   QueueKind::locked     one std::mutex + std::condition_variable guarding a std::deque;
 //                         a spawn signals the condition variable only if a worker sleeps.
 //   QueueKind::lock_free  moodycamel::ConcurrentQueue; idle workers spin briefly, then park on
-//                         the same event count as Pool (lib/parking.md).
+//                         the same event count as Pool (lib/sleep/README.md).
 #pragma once
 
 #include <concepts>

@@ -1,6 +1,6 @@
 // Topology: what the process may run on, as hwloc sees it, and where workers go.
 //
-// Only lib/topology.cpp includes <hwloc.h>; this header is plain data plus a handle.
+// Only lib/topology/ includes <hwloc.h>; this header is plain data plus a handle.
 #pragma once
 
 #include <cstddef>

@@ -1,5 +1,5 @@
-// Relacy model check of the shipped EventCount (lib/event_count.hpp, protocol in
-// lib/parking.md): the same template, instantiated with RelacyAtomics and a futex emulated on
+// Relacy model check of the shipped EventCount (lib/sleep/event_count.hpp, protocol in
+// lib/sleep/README.md): the same template, instantiated with RelacyAtomics and a futex emulated on
 // an rl::mutex + rl::condition_variable (RelacyBlocking).
 //
 // A lost wake-up shows as a deadlock: the consumer sleeps in commit_wait while every other
@@ -14,7 +14,7 @@
 
 #include <gtest/gtest.h>
 
-#include "event_count.hpp"
+#include "sleep/event_count.hpp"
 #include "model/relacy_atomics.hpp"
 
 namespace forage::model {
@@ -23,7 +23,7 @@ namespace {
 template <class Atoms>
 using ModelEventCount = detail::EventCount<Atoms, RelacyBlocking>;
 
-// The waiter's side of the protocol (parking.md): announce, re-check, then cancel or sleep,
+// The waiter's side of the protocol (lib/sleep/README.md): announce, re-check, then cancel or sleep,
 // and look again after every wake-up. `found` is the re-check; it returns true when the
 // waiter has something to do.
 template <class Atoms, class Found>

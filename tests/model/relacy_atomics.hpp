@@ -1,11 +1,11 @@
 // Policies that run the shipped WorkDeque and EventCount under the Relacy model checker.
 //
-//   RelacyAtomics<>        the atomics policy (include/forage/detail/atomics.hpp describes the
+//   RelacyAtomics<>        the atomics policy (lib/atomics/atomics.hpp describes the
 //                          contract): every access and fence goes to Relacy, with the order the
 //                          shipped code names at the call site.
 //   RelacyAtomics<Site>    a mutant: the same, minus the one fence named by Site. The mutant
 //                          tests show the checker catches the bug that removing it causes.
-//   RelacyBlocking         EventCount's blocking policy (FutexBlocking in lib/futex.hpp): a
+//   RelacyBlocking         EventCount's blocking policy (FutexBlocking in lib/sleep/futex.hpp): a
 //                          futex emulated with an rl::mutex and an rl::condition_variable.
 //
 // Relacy is single-threaded: it runs the test's threads as fibers and decides, at every
@@ -68,7 +68,7 @@
 #pragma pop_macro("delete")
 #pragma pop_macro("new")
 
-#include "forage/detail/atomics.hpp"
+#include "atomics/atomics.hpp"
 
 namespace forage::model {
 
@@ -226,7 +226,7 @@ struct RelacyAtomics {
   }
 };
 
-// EventCount's blocking policy (the counterpart of FutexBlocking in lib/futex.hpp).
+// EventCount's blocking policy (the counterpart of FutexBlocking in lib/sleep/futex.hpp).
 // Tags and preferences are ignored: a wake reaches any sleeper. That is what FutexBlocking
 // guarantees too (a targeted wake that finds nobody falls back to waking anyone); which
 // sleeper it picks is a latency choice, not part of the no-lost-wake-up argument.

@@ -1,4 +1,4 @@
-// Relacy model check of the shipped WorkDeque (include/forage/detail/work_deque.hpp): the same
+// Relacy model check of the shipped WorkDeque (lib/deque/work_deque.hpp): the same
 // template, instantiated with RelacyAtomics instead of std::atomic.
 //
 // Scenarios (one owner, two thieves):
@@ -19,7 +19,7 @@
 
 #include <gtest/gtest.h>
 
-#include "forage/detail/work_deque.hpp"
+#include "deque/work_deque.hpp"
 #include "model/relacy_atomics.hpp"
 
 namespace forage::model {

@@ -18,7 +18,7 @@
 
 #include <gtest/gtest.h>
 
-#include "event_count.hpp"
+#include "sleep/event_count.hpp"
 #include "test_support.hpp"
 
 namespace forage::detail {
@@ -66,7 +66,7 @@ TEST(EventCountStress, PingPongNeverLosesAWakeUp) {
 
 // Store-buffering at full speed: in each round both threads leave a spin barrier together,
 // then one publishes a flag and notifies while the other announces itself and re-checks the
-// flag. This is the exact race the two fences decide (parking.md). Without the fence in
+// flag. This is the exact race the two fences decide (lib/sleep/README.md). Without the fence in
 // notify, an x86 store buffer lets both sides miss each other and the waiter sleeps for good
 // (that mutant hangs here within seconds). The waiter's fence cannot be shown missing on x86,
 // where its locked fetch_add is a full barrier anyway: the Relacy model covers that one.

@@ -21,7 +21,7 @@
 
 #include <gtest/gtest.h>
 
-#include "forage/detail/work_deque.hpp"
+#include "deque/work_deque.hpp"
 #include "test_support.hpp"
 
 namespace forage::detail {

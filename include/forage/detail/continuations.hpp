@@ -17,7 +17,7 @@ namespace forage::detail {
 
 // Runs `task` on the scheduler with this id: on the caller's own queue when it is one of that
 // scheduler's workers, else through the registry; inline for kNoScheduler. When the scheduler
-// is gone or refuses the task (closed), the task is cancelled. Defined in lib/future_support.cpp.
+// is gone or refuses the task (closed), the task is cancelled. Defined in lib/future.cpp.
 void schedule_on(SchedulerId scheduler, Task* task) noexcept;
 
 // What a then() continuation is called with and what its future holds.

@@ -29,7 +29,7 @@
 
 namespace forage::detail {
 
-// Defined in lib/algorithms.cpp (the errors it shares with the range engine are declared in
+// Defined in lib/algorithm.cpp (the errors it shares with the range engine are declared in
 // range_job.hpp).
 // Throws InvalidArgument for options imap cannot use (on_progress, max_in_flight = 0).
 void validate_stream_options(const MapOptions& options, const char* where);

@@ -32,7 +32,7 @@
 
 namespace forage::detail {
 
-// Defined in lib/algorithms.cpp.
+// Defined in lib/algorithm.cpp.
 //
 // On a Pool worker: did a thief find this worker's deque empty since the last call? (The
 // signal is cleared by reading it.) False elsewhere.

@@ -38,7 +38,7 @@ struct Continuation {
 
 class StateBase;
 
-// Defined in lib/future_support.cpp.
+// Defined in lib/future.cpp.
 //
 // Blocks until `state` is done, or until `deadline` when `has_deadline`; returns whether it is
 // done. On a worker thread it runs other tasks meanwhile (help-while-wait).
@@ -118,7 +118,7 @@ class StateBase {
     return true;
   }
 
-  // For the waiting code in lib/future_support.cpp.
+  // For the waiting code in lib/future.cpp.
   std::atomic<std::uint32_t>& word() const noexcept { return word_; }
 
  protected:

@@ -29,10 +29,10 @@ struct Task {
 };
 
 // Routes an exception escaping a fire-and-forget task to the running pool's on_error handler
-// (stderr outside a worker). Defined in lib/worker_context.cpp.
+// (stderr outside a worker). Defined in lib/lifecycle/worker_context.cpp.
 void report_task_error(std::exception_ptr error) noexcept;
 
-// Throws InvalidArgument naming `where`; defined in lib/worker_context.cpp.
+// Throws InvalidArgument naming `where`; defined in lib/lifecycle/worker_context.cpp.
 [[noreturn]] void throw_empty_callable(const char* where);
 
 // A spawned callable and its node in one heap block.

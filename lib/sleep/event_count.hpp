@@ -1,6 +1,6 @@
 // EventCount: lets a worker sleep until work may have arrived, without losing a wake-up and
 // without a producer paying more than a fence and one load while nobody sleeps.
-// The protocol and its proof are in parking.md beside this file.
+// The protocol and its proof are in README.md beside this file.
 //
 //   waiter:   key = prepare_wait();  if (work found) cancel_wait(); else commit_wait(key);
 //   producer: publish work;  notify_one();
@@ -9,8 +9,8 @@
 #include <climits>
 #include <cstdint>
 
-#include "forage/detail/atomics.hpp"
-#include "futex.hpp"
+#include "atomics/atomics.hpp"
+#include "sleep/futex.hpp"
 
 namespace forage::detail {
 
@@ -32,7 +32,7 @@ class EventCount {
   // exactly one of cancel_wait / commit_wait.
   Key prepare_wait() noexcept {
     // relaxed: ordered before the re-check by the seq_cst fence below; producers read it after
-    // their own fence (parking.md, case B).
+    // their own fence (lib/sleep/README.md, case B).
     waiters_.fetch_add(1, std::memory_order_relaxed);
     // acquire: pairs with the release bump in notify. A bump that comes after our fence cannot
     // be read here (it would put the producer's fence before ours), so the key is the epoch
@@ -86,7 +86,7 @@ class EventCount {
  private:
   template <class Prefer>
   bool notify(int count, Prefer prefer) noexcept {
-    // seq_cst: pairs with the fence in prepare_wait (store-buffering, parking.md).
+    // seq_cst: pairs with the fence in prepare_wait (store-buffering, README.md).
     Atoms::fence(std::memory_order_seq_cst, FenceSite::park_producer_seq_cst);
     // relaxed: ordered after the caller's publication by the fence above. This load is all a
     // producer pays while nobody sleeps.

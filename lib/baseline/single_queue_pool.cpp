@@ -11,14 +11,14 @@
 
 #include <concurrentqueue/concurrentqueue.h>
 
-#include "backoff.hpp"
-#include "event_count.hpp"
-#include "idle_tracker.hpp"
-#include "queued_fork.hpp"
-#include "scheduler.hpp"
-#include "wake_targets.hpp"
-#include "worker_context.hpp"
-#include "worker_thread.hpp"
+#include "sleep/backoff.hpp"
+#include "sleep/event_count.hpp"
+#include "lifecycle/idle_tracker.hpp"
+#include "baseline/queued_fork.hpp"
+#include "lifecycle/scheduler.hpp"
+#include "sleep/wake_targets.hpp"
+#include "lifecycle/worker_context.hpp"
+#include "lifecycle/worker_thread.hpp"
 
 namespace forage {
 namespace detail {

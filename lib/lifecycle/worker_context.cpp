@@ -1,4 +1,4 @@
-#include "worker_context.hpp"
+#include "lifecycle/worker_context.hpp"
 
 #include <pthread.h>
 

@@ -3,8 +3,8 @@
 
 #include "forage/errors.hpp"
 #include "forage/join.hpp"
-#include "scheduler.hpp"
-#include "worker_context.hpp"
+#include "lifecycle/scheduler.hpp"
+#include "lifecycle/worker_context.hpp"
 
 namespace forage {
 

@@ -1,4 +1,4 @@
-#include "scheduler.hpp"
+#include "lifecycle/scheduler.hpp"
 
 #include <atomic>
 #include <mutex>

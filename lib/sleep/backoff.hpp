@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <thread>
 
-#include "forage/detail/atomics.hpp"
+#include "atomics/atomics.hpp"
 
 namespace forage::detail {
 

@@ -25,7 +25,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "forage/detail/atomics.hpp"
+#include "atomics/atomics.hpp"
 
 namespace forage::detail {
 

@@ -15,18 +15,18 @@
 
 #include <concurrentqueue/concurrentqueue.h>
 
-#include "event_count.hpp"
+#include "sleep/event_count.hpp"
 #include "forage/detail/task.hpp"
-#include "forage/detail/work_deque.hpp"
+#include "deque/work_deque.hpp"
 #include "forage/options.hpp"
 #include "forage/stats.hpp"
 #include "forage/topology.hpp"
-#include "idle_tracker.hpp"
-#include "scheduler.hpp"
-#include "trace_buffer.hpp"
-#include "wake_targets.hpp"
-#include "worker_context.hpp"
-#include "worker_thread.hpp"
+#include "lifecycle/idle_tracker.hpp"
+#include "lifecycle/scheduler.hpp"
+#include "pool/trace_buffer.hpp"
+#include "sleep/wake_targets.hpp"
+#include "lifecycle/worker_context.hpp"
+#include "lifecycle/worker_thread.hpp"
 
 namespace forage {
 class Pool;

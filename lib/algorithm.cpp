@@ -7,8 +7,8 @@
 #include "forage/detail/range_job.hpp"
 #include "forage/errors.hpp"
 #include "forage/map_options.hpp"
-#include "scheduler.hpp"
-#include "worker_context.hpp"
+#include "lifecycle/scheduler.hpp"
+#include "lifecycle/worker_context.hpp"
 
 namespace forage {
 

@@ -5,7 +5,7 @@
 #include <chrono>
 #include <cstdint>
 
-#include "forage/detail/atomics.hpp"
+#include "atomics/atomics.hpp"
 
 namespace forage::detail {
 

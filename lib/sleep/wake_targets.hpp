@@ -4,7 +4,7 @@
 // development VM; waking an idle other CPU costs 15-40 µs there (the host must schedule that
 // vCPU again). So a submit from outside prefers a sleeper on its own CPU, and falls back to
 // any sleeper (FutexBlocking::wake), which keeps the no-lost-wake-up argument unchanged. A
-// woken worker that sees more work wakes another (parking.md), so a burst still spreads.
+// woken worker that sees more work wakes another (lib/sleep/README.md), so a burst still spreads.
 #pragma once
 
 #include <sched.h>
@@ -13,7 +13,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "futex.hpp"
+#include "sleep/futex.hpp"
 
 namespace forage::detail {
 

@@ -1,4 +1,4 @@
-#include "worker_thread.hpp"
+#include "lifecycle/worker_thread.hpp"
 
 #include <climits>
 #include <memory>

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "forage/detail/atomics.hpp"
+#include "atomics/atomics.hpp"
 #include "forage/options.hpp"
 #include "forage/stats.hpp"
 

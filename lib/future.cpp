@@ -8,10 +8,10 @@
 #include "forage/errors.hpp"
 #include "forage/future.hpp"
 #include "forage/promise.hpp"
-#include "futex.hpp"
-#include "scheduler.hpp"
+#include "sleep/futex.hpp"
+#include "lifecycle/scheduler.hpp"
 #include "waiting.hpp"
-#include "worker_context.hpp"
+#include "lifecycle/worker_context.hpp"
 
 namespace forage::detail {
 

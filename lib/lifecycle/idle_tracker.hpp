@@ -20,15 +20,15 @@
 // notify_idle_waiters() each time it runs out of work, which costs a fence and one load when
 // nobody waits. Store-buffering between "finish count stored; fence; read waiters" and
 // "waiter announced; fence; read counts" means the last finishing worker either wakes the
-// waiter or the waiter sees the final counts (lib/parking.md has the same argument).
+// waiter or the waiter sees the final counts (lib/sleep/README.md has the same argument).
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <vector>
 
-#include "event_count.hpp"
-#include "worker_context.hpp"
+#include "sleep/event_count.hpp"
+#include "lifecycle/worker_context.hpp"
 
 namespace forage::detail {
 

@@ -9,7 +9,7 @@
 #include <memory>
 #include <vector>
 
-#include "forage/detail/atomics.hpp"
+#include "atomics/atomics.hpp"
 #include "forage/trace.hpp"
 
 namespace forage::detail {

@@ -5,7 +5,7 @@
 #include <new>
 #include <utility>
 
-#include "pool_core.hpp"
+#include "pool/pool_core.hpp"
 
 namespace forage {
 namespace detail {
