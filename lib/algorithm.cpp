@@ -8,6 +8,7 @@
 #include "forage/errors.hpp"
 #include "forage/map_options.hpp"
 #include "lifecycle/scheduler.hpp"
+#include "exception_text.hpp"
 #include "lifecycle/worker_context.hpp"
 
 namespace forage {
@@ -21,21 +22,7 @@ Chunking Chunking::fixed(std::size_t items) {
   return Chunking(Kind::fixed, items);
 }
 
-namespace detail {
-
-namespace {
-
-std::string describe(const std::exception_ptr& error) {
-  try {
-    std::rethrow_exception(error);
-  } catch (const std::exception& e) {
-    return e.what();
-  } catch (...) {
-    return "an exception not derived from std::exception";
-  }
-}
-
-}  // namespace
+namespace detail::rt {
 
 bool thieves_waiting_on_current_worker() noexcept {
   const WorkerContext* context = current_worker_context();
@@ -44,7 +31,7 @@ bool thieves_waiting_on_current_worker() noexcept {
 
 [[noreturn]] void throw_item_error(const char* where, std::size_t index, std::exception_ptr error) {
   throw ItemError(std::string(where) + ": item " + std::to_string(index) +
-                      " threw: " + describe(error) +
+                      " threw: " + describe_exception(error) +
                       " (ItemError::original() holds that exception; items not yet started "
                       "were skipped)",
                   index, error);
@@ -99,6 +86,6 @@ StreamShape stream_shape(const MapOptions& options, std::size_t workers,
   return {chunk, std::max<std::size_t>(1, window / chunk)};
 }
 
-}  // namespace detail
+}  // namespace detail::rt
 
 }  // namespace forage

@@ -1,5 +1,6 @@
-// The compiled half of the futures layer: waiting (the work is done in lib/waiting.cpp),
-// scheduling continuations on the right pool, and the error messages.
+// The compiled half of the futures layer (future.hpp, promise.hpp and the shared state and
+// continuations they use): scheduling continuations on the right pool, and the error
+// messages. Waiting is lib/wait_word.cpp's.
 #include <chrono>
 #include <memory>
 #include <string>
@@ -10,26 +11,11 @@
 #include "forage/promise.hpp"
 #include "sleep/futex.hpp"
 #include "lifecycle/scheduler.hpp"
-#include "waiting.hpp"
 #include "lifecycle/worker_context.hpp"
 
 namespace forage::detail {
 
-namespace {
-
-bool is_done(std::uint32_t word, std::uint32_t) noexcept {
-  return static_cast<Status>(word & StateBase::kStatusMask) >= Status::value;
-}
-
-}  // namespace
-
-bool wait_until_done(const StateBase& state, std::chrono::steady_clock::time_point deadline,
-                     bool has_deadline) {
-  if (state.done()) return true;
-  return wait_for({&state.word(), StateBase::kHasSleepers, &is_done, 0}, deadline, has_deadline);
-}
-
-void wake_waiters(std::atomic<std::uint32_t>& word) noexcept { futex_wake(word, -1); }
+namespace rt {
 
 void schedule_on(SchedulerId scheduler, Task* task) noexcept {
   if (scheduler == kNoScheduler) {
@@ -117,5 +103,7 @@ std::exception_ptr broken_promise_error() {
       BrokenPromise("forage::Promise destroyed without a value or an exception; call "
                     "set_value() or set_exception() on every path before it goes away"));
 }
+
+}  // namespace rt
 
 }  // namespace forage::detail

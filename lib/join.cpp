@@ -8,7 +8,7 @@
 
 namespace forage {
 
-namespace detail {
+namespace detail::rt {
 
 bool on_scheduler(SchedulerId scheduler) noexcept {
   const WorkerContext* context = current_worker_context();
@@ -45,7 +45,7 @@ std::exception_ptr group_task_cancelled_error() {
                 "returns, or use Shutdown::drain"));
 }
 
-}  // namespace detail
+}  // namespace detail::rt
 
 void TaskGroup::record_error(std::exception_ptr error) noexcept {
   // acq_rel: exactly one task wins; its write of error_ is published to wait() by the
@@ -63,14 +63,14 @@ void TaskGroup::wait() {
     failed_.store(false, std::memory_order_relaxed);
     std::rethrow_exception(error);
   }
-  if (cancelled != 0) std::rethrow_exception(detail::group_task_cancelled_error());
+  if (cancelled != 0) std::rethrow_exception(detail::rt::group_task_cancelled_error());
 }
 
 TaskGroup::~TaskGroup() {
   pending_.wait();
   // relaxed: ordered by the acquire in wait().
   if (failed_.load(std::memory_order_relaxed)) {
-    detail::report_callback_error(scheduler_, std::move(error_));
+    detail::rt::report_callback_error(scheduler_, std::move(error_));
   }
 }
 

@@ -29,7 +29,7 @@ TEST(SingleQueuePool, LockedQueueAllocationFailureCancelsTheTaskAndStaysConsiste
     auto* task = new test::CountingTask(ran, cancelled);
     test::FailAllocation fail(0);
     try {
-      pool.post(task);
+      detail::SchedulerAccess::post(pool, task);
       ++accepted;
     } catch (const std::bad_alloc&) {
       ++refused;

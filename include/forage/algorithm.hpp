@@ -180,7 +180,7 @@ template <Executor E, std::integral I, class F>
 void parallel_for(E& executor, I begin, I end, F&& fn, const MapOptions& options = {}) {
   constexpr const char* kWhere = "forage::parallel_for";
   detail::require_callable(fn, kWhere);
-  detail::validate_map_options(options, kWhere);
+  detail::rt::validate_map_options(options, kWhere);
   auto item = [begin](std::size_t index) {
     using U = std::make_unsigned_t<I>;
     return static_cast<I>(static_cast<U>(static_cast<U>(begin) + static_cast<U>(index)));
@@ -195,7 +195,7 @@ template <Executor E, std::ranges::input_range R, class F>
 void parallel_for_each(E& executor, R&& range, F&& fn, const MapOptions& options = {}) {
   constexpr const char* kWhere = "forage::parallel_for_each";
   detail::require_callable(fn, kWhere);
-  detail::validate_map_options(options, kWhere);
+  detail::rt::validate_map_options(options, kWhere);
   const detail::IndexedInput<std::remove_reference_t<R>> input(range);
   auto item = [&input](std::size_t index) -> decltype(auto) { return input[index]; };
   detail::ForBody<std::remove_reference_t<F>, decltype(item)> body{fn, item};
@@ -209,7 +209,7 @@ template <Executor E, std::ranges::input_range R, class F>
 auto parallel_map(E& executor, R&& inputs, F&& fn, const MapOptions& options = {}) {
   constexpr const char* kWhere = "forage::parallel_map";
   detail::require_callable(fn, kWhere);
-  detail::validate_map_options(options, kWhere);
+  detail::rt::validate_map_options(options, kWhere);
   return detail::parallel_map_as(executor, inputs, fn, options, kWhere);
 }
 
@@ -225,7 +225,7 @@ template <Executor E, std::integral I, class T, class Map, class Reduce>
     constexpr const char* kWhere = "forage::parallel_reduce";
     detail::require_callable(map, kWhere);
     detail::require_callable(reduce, kWhere);
-    detail::validate_map_options(options, kWhere);
+    detail::rt::validate_map_options(options, kWhere);
     detail::ReduceBody<T, std::remove_reference_t<Map>, std::remove_reference_t<Reduce>, I> body{
         identity, map, reduce, begin};
     std::optional<T> result =
@@ -242,7 +242,7 @@ template <Executor E, std::ranges::input_range R, class F>
        auto map_async(E& executor, R&& inputs, F&& fn, MapOptions options = {}) {
   constexpr const char* kWhere = "forage::map_async";
   detail::require_callable(fn, kWhere);
-  detail::validate_map_options(options, kWhere);
+  detail::rt::validate_map_options(options, kWhere);
   return detail::submit_to(
       executor, kWhere,
       [&executor, inputs = std::decay_t<R>(std::forward<R>(inputs)),
@@ -262,7 +262,7 @@ template <Executor E, std::ranges::input_range R, class F>
        auto imap(E& executor, R&& inputs, F&& fn, const MapOptions& options = {}) {
   constexpr const char* kWhere = "forage::imap";
   detail::require_callable(fn, kWhere);
-  detail::validate_stream_options(options, kWhere);
+  detail::rt::validate_stream_options(options, kWhere);
   return detail::MapStream<E, R, std::decay_t<F>, true>(executor, std::forward<R>(inputs),
                                                         std::forward<F>(fn), options, kWhere);
 }
@@ -274,7 +274,7 @@ template <Executor E, std::ranges::input_range R, class F>
        auto imap_unordered(E& executor, R&& inputs, F&& fn, const MapOptions& options = {}) {
   constexpr const char* kWhere = "forage::imap_unordered";
   detail::require_callable(fn, kWhere);
-  detail::validate_stream_options(options, kWhere);
+  detail::rt::validate_stream_options(options, kWhere);
   return detail::MapStream<E, R, std::decay_t<F>, false>(executor, std::forward<R>(inputs),
                                                          std::forward<F>(fn), options, kWhere);
 }

@@ -34,9 +34,11 @@ namespace detail {
 // Why a future has no state; the error for using it says so.
 enum class EmptyReason : std::uint8_t { no_state, moved_from, retrieved, shared, chained };
 
+namespace rt {
 // Defined in lib/future.cpp.
 [[noreturn]] void throw_empty_future(const char* operation, EmptyReason reason);
 [[noreturn]] void throw_cancelled(const char* operation);
+}  // namespace rt
 
 // Wait-deadline arithmetic shared by Future and SharedFuture. A wait of zero or less (or a
 // deadline already past) is a poll: time_point::min(). A wait too long for steady_clock
@@ -107,7 +109,7 @@ class Future {
   // future is empty afterwards. Throws Cancelled, EmptyFuture, AlreadyRetrieved.
   T get() {
     require("forage::Future::get");
-    detail::wait_until_done(*state_, {}, false);
+    state_->wait_until(detail::kNoDeadline);
     detail::StateRef<detail::SharedState<T>> owned{std::exchange(state_, nullptr)};
     reason_ = detail::EmptyReason::retrieved;
     switch (owned.state->status()) {
@@ -120,25 +122,25 @@ class Future {
       case detail::Status::error:
         std::rethrow_exception(owned.state->error());
       default:
-        detail::throw_cancelled("forage::Future::get");
+        detail::rt::throw_cancelled("forage::Future::get");
     }
   }
 
   // Blocks until the future is done (a value, an exception or cancelled).
   void wait() const {
     require("forage::Future::wait");
-    detail::wait_until_done(*state_, {}, false);
+    state_->wait_until(detail::kNoDeadline);
   }
   // Returns whether the future is done; a zero or negative timeout only polls.
   template <class Rep, class Period>
   bool wait_for(const std::chrono::duration<Rep, Period>& timeout) const {
     require("forage::Future::wait_for");
-    return detail::wait_until_done(*state_, detail::steady_deadline_after(timeout), true);
+    return state_->wait_until(detail::steady_deadline_after(timeout));
   }
   template <class Clock, class Duration>
   bool wait_until(const std::chrono::time_point<Clock, Duration>& deadline) const {
     require("forage::Future::wait_until");
-    return detail::wait_until_done(*state_, detail::steady_deadline(deadline), true);
+    return state_->wait_until(detail::steady_deadline(deadline));
   }
 
   // Done: get() will not block (a value, an exception, or cancelled).
@@ -182,7 +184,7 @@ class Future {
   explicit Future(detail::SharedState<T>* adopted) noexcept : state_(adopted) {}
 
   void require(const char* operation) const {
-    if (state_ == nullptr) detail::throw_empty_future(operation, reason_);
+    if (state_ == nullptr) detail::rt::throw_empty_future(operation, reason_);
   }
   detail::SharedState<T>* take(const char* operation, detail::EmptyReason why) {
     require(operation);
@@ -228,7 +230,7 @@ class SharedFuture {
   // call by every copy sees the same result. Throws Cancelled, EmptyFuture.
   get_type get() const {
     require("forage::SharedFuture::get");
-    detail::wait_until_done(*state_, {}, false);
+    state_->wait_until(detail::kNoDeadline);
     switch (state_->status()) {
       case detail::Status::value:
         if constexpr (std::is_void_v<T>) {
@@ -239,23 +241,23 @@ class SharedFuture {
       case detail::Status::error:
         std::rethrow_exception(state_->error());
       default:
-        detail::throw_cancelled("forage::SharedFuture::get");
+        detail::rt::throw_cancelled("forage::SharedFuture::get");
     }
   }
 
   void wait() const {
     require("forage::SharedFuture::wait");
-    detail::wait_until_done(*state_, {}, false);
+    state_->wait_until(detail::kNoDeadline);
   }
   template <class Rep, class Period>
   bool wait_for(const std::chrono::duration<Rep, Period>& timeout) const {
     require("forage::SharedFuture::wait_for");
-    return detail::wait_until_done(*state_, detail::steady_deadline_after(timeout), true);
+    return state_->wait_until(detail::steady_deadline_after(timeout));
   }
   template <class Clock, class Duration>
   bool wait_until(const std::chrono::time_point<Clock, Duration>& deadline) const {
     require("forage::SharedFuture::wait_until");
-    return detail::wait_until_done(*state_, detail::steady_deadline(deadline), true);
+    return state_->wait_until(detail::steady_deadline(deadline));
   }
   bool ready() const {
     require("forage::SharedFuture::ready");
@@ -284,7 +286,7 @@ class SharedFuture {
   explicit SharedFuture(detail::SharedState<T>* adopted) noexcept : state_(adopted) {}
 
   void require(const char* operation) const {
-    if (state_ == nullptr) detail::throw_empty_future(operation, reason_);
+    if (state_ == nullptr) detail::rt::throw_empty_future(operation, reason_);
   }
 
   detail::SharedState<T>* state_ = nullptr;

@@ -28,13 +28,24 @@ namespace forage {
 
 namespace detail {
 
+namespace rt {
+
 // Defined in lib/join.cpp.
+//
+// Is the calling thread a worker of the scheduler with this id?
+bool on_scheduler(SchedulerId scheduler) noexcept;
+// On a worker (of any pool): Scheduler::fork / take_back of that worker's pool (see
+// lib/lifecycle/scheduler.hpp). fork returns false off the pool, where nothing was done.
+bool fork_on_current_worker(Task* task) noexcept;
+bool take_back_on_current_worker(Task* task) noexcept;
 [[noreturn]] void throw_join_outside_pool();
+[[noreturn]] void throw_entry_cancelled(const char* where);
+std::exception_ptr group_task_cancelled_error();
+
+}  // namespace rt
 
 // The TaskGroup task this thread is handing to post() right now (see TaskGroup::spawn).
 inline thread_local const Task* tls_group_task_being_posted = nullptr;
-[[noreturn]] void throw_entry_cancelled(const char* where);
-std::exception_ptr group_task_cancelled_error();
 
 // What a join half or an entered call hands back: std::monostate for void, a copy for a
 // reference (the result outlives the call).
@@ -99,7 +110,7 @@ template <class A, class B>
 auto join_on_worker(A&& a, B&& b) {
   using ResultA = ValueOrMonostate<std::invoke_result_t<A>>;
   ForkedTask<std::remove_reference_t<B>> forked(b);
-  if (!fork_on_current_worker(&forked)) throw_join_outside_pool();
+  if (!rt::fork_on_current_worker(&forked)) rt::throw_join_outside_pool();
 
   std::optional<ResultA> result_a;
   std::exception_ptr error_a;
@@ -109,7 +120,7 @@ auto join_on_worker(A&& a, B&& b) {
     error_a = std::current_exception();
   }
   // b is skipped when a threw and nobody has started it; otherwise it runs to the end.
-  if (take_back_on_current_worker(&forked)) {
+  if (rt::take_back_on_current_worker(&forked)) {
     if (!error_a) forked.run(false);
   } else {
     forked.wait_taken();
@@ -132,7 +143,7 @@ class EntryTask final : public Task {
 
   Result wait_result(const char* where) {
     finished_.wait();
-    if (cancelled_) throw_entry_cancelled(where);
+    if (cancelled_) rt::throw_entry_cancelled(where);
     if (error_) std::rethrow_exception(error_);
     return std::move(*result_);
   }
@@ -164,9 +175,9 @@ class EntryTask final : public Task {
 // Throws PoolClosed if the pool refuses it, Cancelled if shutdown(cancel_pending) dropped it.
 template <Executor E, class F>
 ValueOrMonostate<std::invoke_result_t<F&>> run_inside(E& executor, F&& fn, const char* where) {
-  if (on_scheduler(SchedulerAccess::id(executor))) return invoke_for_value(fn);
+  if (rt::on_scheduler(SchedulerAccess::id(executor))) return invoke_for_value(fn);
   EntryTask<std::remove_reference_t<F>> entry(fn);
-  executor.post(&entry);  // a refusal cancels the entry (finishing it) before it throws
+  SchedulerAccess::post(executor, &entry);  // a refusal cancels the entry (finishing it) before it throws
   return entry.wait_result(where);
 }
 
@@ -210,7 +221,9 @@ class TaskGroup {
   template <Executor E>
   explicit TaskGroup(E& executor) noexcept
       : executor_(&executor),
-        post_([](void* target, detail::Task* task) { static_cast<E*>(target)->post(task); }),
+        post_([](void* target, detail::Task* task) {
+          detail::SchedulerAccess::post(*static_cast<E*>(target), task);
+        }),
         scheduler_(detail::SchedulerAccess::id(executor)) {}
 
   ~TaskGroup();

@@ -74,12 +74,6 @@ class Pool {
                              std::forward<Args>(args)...);
   }
 
-  // Schedules a task node the caller built (the futures layer and join use this). Takes
-  // ownership: the node's invoke is called exactly once, with TaskAction::run, or with
-  // TaskAction::cancel when it is dropped by Shutdown::cancel_pending or refused because the
-  // pool is closed (then PoolClosed is thrown after the cancel call).
-  void post(detail::Task* task);
-
   // Blocks until every task spawned before the call, and everything those tasks spawned,
   // has run (or was cancelled). Throws WouldDeadlock on one of this pool's workers.
   void wait_idle();
@@ -106,6 +100,9 @@ class Pool {
 
  private:
   friend struct detail::SchedulerAccess;
+
+  // Schedules a task node the library built (detail::SchedulerAccess::post says the contract).
+  void post(detail::Task* task);
 
   std::shared_ptr<detail::PoolCore> core_;
   detail::SchedulerId scheduler_id_;  // for futures: names core_ without owning it

@@ -14,9 +14,11 @@
 namespace forage {
 
 namespace detail {
+namespace rt {
 // Defined in lib/future.cpp.
 [[noreturn]] void throw_promise_error(const char* operation, bool future_retrieved_twice);
 std::exception_ptr broken_promise_error();
+}  // namespace rt
 }  // namespace detail
 
 template <class T>
@@ -42,7 +44,7 @@ class Promise {
   // Once; a second call throws AlreadyRetrieved.
   Future<T> get_future() {
     require("forage::Promise::get_future");
-    if (future_taken_) detail::throw_promise_error("forage::Promise::get_future", true);
+    if (future_taken_) detail::rt::throw_promise_error("forage::Promise::get_future", true);
     future_taken_ = true;
     state_->add_ref();
     return detail::FutureAccess::adopt(state_);
@@ -87,17 +89,17 @@ class Promise {
  private:
   void require(const char* operation) const {
     if (state_ == nullptr) {
-      detail::throw_empty_future(operation, detail::EmptyReason::moved_from);
+      detail::rt::throw_empty_future(operation, detail::EmptyReason::moved_from);
     }
   }
   bool claim(const char* operation) {
     if (state_->try_start()) return true;
     if (state_->status() == detail::Status::cancelled) return false;
-    detail::throw_promise_error(operation, false);
+    detail::rt::throw_promise_error(operation, false);
   }
   void abandon() noexcept {
     if (state_ == nullptr) return;
-    if (state_->try_start()) state_->set_error(detail::broken_promise_error());
+    if (state_->try_start()) state_->set_error(detail::rt::broken_promise_error());
     std::exchange(state_, nullptr)->release();
   }
 

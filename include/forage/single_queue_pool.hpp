@@ -1,6 +1,6 @@
 // SingleQueuePool: the baseline every benchmark compares against. One shared FIFO that every
 // spawn and every worker goes through, which is how Python's ThreadPoolExecutor and
-// multiprocessing.Pool work. Same surface as Pool (spawn / post / wait_idle / shutdown /
+// multiprocessing.Pool work. Same surface as Pool (spawn / submit / wait_idle / shutdown /
 // stats), so the algorithms and tests run unchanged on both.
 //
 //   QueueKind::locked     one std::mutex + std::condition_variable guarding a std::deque;
@@ -70,8 +70,6 @@ class SingleQueuePool {
                              std::forward<Args>(args)...);
   }
 
-  // As Pool::post: takes ownership; the node is run or cancelled exactly once.
-  void post(detail::Task* task);
   void wait_idle();
   void shutdown(Shutdown mode = Shutdown::drain);
 
@@ -83,6 +81,9 @@ class SingleQueuePool {
 
  private:
   friend struct detail::SchedulerAccess;
+
+  // As Pool::post (detail::SchedulerAccess::post says the contract).
+  void post(detail::Task* task);
 
   std::shared_ptr<detail::SingleQueueCore> core_;
   detail::SchedulerId scheduler_id_;  // for futures: names core_ without owning it

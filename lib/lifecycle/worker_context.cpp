@@ -5,24 +5,14 @@
 #include <cstdio>
 #include <string>
 
-#include "forage/detail/task.hpp"
 #include "forage/errors.hpp"
+#include "exception_text.hpp"
 
 namespace forage::detail {
 
 namespace {
 
 thread_local WorkerContext* tls_worker_context = nullptr;
-
-std::string describe_exception(std::exception_ptr error) {
-  try {
-    std::rethrow_exception(error);
-  } catch (const std::exception& e) {
-    return e.what();
-  } catch (...) {
-    return "an exception not derived from std::exception";
-  }
-}
 
 // Linux keeps 15 characters of a thread name.
 void name_current_thread(const std::string& pool_name, std::size_t index) {
@@ -50,22 +40,6 @@ void deliver_error(const std::function<void(std::exception_ptr)>* handler,
   }
   std::fprintf(stderr, "forage: pool '%s': %s\n", pool_name.c_str(),
                describe_exception(error).c_str());
-}
-
-void report_task_error(std::exception_ptr error) noexcept {
-  const WorkerContext* context = tls_worker_context;
-  static const std::string kNoPool = "(not a worker)";
-  if (context == nullptr) {
-    deliver_error(nullptr, kNoPool, error);
-  } else {
-    deliver_error(context->on_error, *context->pool_name, error);
-  }
-}
-
-[[noreturn]] void throw_empty_callable(const char* where) {
-  throw InvalidArgument(std::string(where) +
-                        ": the callable is empty (a null function pointer or an empty "
-                        "std::function); pass something that can be called");
 }
 
 WorkerThreadScope::WorkerThreadScope(const Setup& setup)

@@ -85,7 +85,7 @@ TYPED_TEST(SchedulerStress, ShutdownRacingOutsideSpawnersLosesNothing) {
       spawners.emplace_back([&] {
         for (;;) {
           try {
-            pool->post(new test::CountingTask(ran, cancelled));
+            detail::SchedulerAccess::post(*pool, new test::CountingTask(ran, cancelled));
             accepted.fetch_add(1, std::memory_order_relaxed);
           } catch (const PoolClosed&) {
             return;
@@ -117,7 +117,7 @@ TYPED_TEST(SchedulerStress, OversubscribedPoolUnderConstantLoadLosesNothing) {
   for (int t = 0; t < 4; ++t) {
     spawners.emplace_back([&] {
       for (std::size_t i = 0; i < per_spawner; ++i) {
-        pool->post(new test::CountingTask(ran, cancelled));
+        detail::SchedulerAccess::post(*pool, new test::CountingTask(ran, cancelled));
       }
     });
   }

@@ -15,10 +15,12 @@
 
 namespace forage::detail {
 
-// Runs `task` on the scheduler with this id: on the caller's own queue when it is one of that
-// scheduler's workers, else through the registry; inline for kNoScheduler. When the scheduler
-// is gone or refuses the task (closed), the task is cancelled. Defined in lib/future.cpp.
+namespace rt {
+// Defined in lib/future.cpp. Runs `task` on the scheduler with this id: on the caller's own
+// queue when it is one of that scheduler's workers, else through the registry; inline for
+// kNoScheduler. When the scheduler is gone or refuses the task (closed), the task is cancelled.
 void schedule_on(SchedulerId scheduler, Task* task) noexcept;
+}  // namespace rt
 
 // What a then() continuation is called with and what its future holds.
 template <class In, bool kConsume, class Fn>
@@ -75,7 +77,7 @@ class ThenState final
  private:
   static void antecedent_done(Continuation* self) noexcept {
     auto* state = static_cast<ThenState*>(self);
-    schedule_on(state->scheduler(), static_cast<Task*>(state));
+    rt::schedule_on(state->scheduler(), static_cast<Task*>(state));
   }
 
   static void invoke_task(Task* self, TaskAction action) noexcept {
@@ -215,7 +217,7 @@ struct OnDoneNode final : Continuation {
         std::invoke(node->callback, handle);
       }
     } catch (...) {
-      report_callback_error(scheduler, std::current_exception());
+      rt::report_callback_error(scheduler, std::current_exception());
     }
     delete node;
   }

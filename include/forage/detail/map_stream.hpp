@@ -29,19 +29,21 @@
 
 namespace forage::detail {
 
-// Defined in lib/algorithm.cpp (the errors it shares with the range engine are declared in
-// range_job.hpp).
-// Throws InvalidArgument for options imap cannot use (on_progress, max_in_flight = 0).
-void validate_stream_options(const MapOptions& options, const char* where);
-
 // Items per chunk and slots in the window, from the options; `known_size` when the input is
 // sized.
 struct StreamShape {
   std::size_t chunk;
   std::size_t slots;
 };
+
+namespace rt {
+// Defined in lib/algorithm.cpp (the errors it shares with the range engine are declared in
+// range_job.hpp).
+// Throws InvalidArgument for options imap cannot use (on_progress, max_in_flight = 0).
+void validate_stream_options(const MapOptions& options, const char* where);
 StreamShape stream_shape(const MapOptions& options, std::size_t workers,
                          std::optional<std::size_t> known_size) noexcept;
+}  // namespace rt
 
 // The input of a stream: a reference to an lvalue range (the caller keeps it alive, as with a
 // range adaptor), or the range itself when it was passed as an rvalue. (Not std::views::all:
@@ -187,7 +189,7 @@ class MapStream {
       if constexpr (std::ranges::sized_range<View>) {
         known_size = static_cast<std::size_t>(std::ranges::size(inputs_.get()));
       }
-      const StreamShape shape = stream_shape(options, executor.worker_count(), known_size);
+      const StreamShape shape = rt::stream_shape(options, executor.worker_count(), known_size);
       chunk_ = shape.chunk;
       slots_ = std::make_unique<Slot[]>(shape.slots);
       slot_count_ = shape.slots;
@@ -235,7 +237,7 @@ class MapStream {
       ++active_;
       in_flight_.add();
       if constexpr (Ordered) slot.ready.add();
-      executor_.post(&slot);  // a refusal cancels the slot (publishing it) before throwing
+      SchedulerAccess::post(executor_, &slot);  // a refusal cancels the slot (publishing it) before throwing
       return true;
     }
 
@@ -294,8 +296,8 @@ class MapStream {
         --active_;
         slot->active = false;
         drained_ = nullptr;
-        if (slot->error) throw_item_error(where_, slot->error_index, slot->error);
-        if (slot->cancelled) throw_chunk_cancelled(where_);
+        if (slot->error) rt::throw_item_error(where_, slot->error_index, slot->error);
+        if (slot->cancelled) rt::throw_chunk_cancelled(where_);
         // Another slot's item failed and cut this one short: what follows has gaps, so yield
         // nothing more and drain on to the slot that holds the failure.
         if (slot->cut_short) failing_ = true;

@@ -32,6 +32,8 @@
 
 namespace forage::detail {
 
+namespace rt {
+
 // Defined in lib/algorithm.cpp.
 //
 // On a Pool worker: did a thief find this worker's deque empty since the last call? (The
@@ -42,6 +44,8 @@ bool thieves_waiting_on_current_worker() noexcept;
 [[noreturn]] void throw_too_many_chunks(const char* where, std::size_t chunks);
 // Throws InvalidArgument for options no algorithm can use (max_in_flight = 0).
 void validate_map_options(const MapOptions& options, const char* where);
+
+}  // namespace rt
 
 // A Body's step throws this to report a failure that is not the item's own (parallel_reduce's
 // reduce): it is rethrown to the caller as it was, without ItemError and its index.
@@ -152,7 +156,7 @@ class RangeJob {
         report(unreported);
         unreported = 0;
       }
-      if (split_on_demand && end - index >= 2 && thieves_waiting_on_current_worker()) {
+      if (split_on_demand && end - index >= 2 && rt::thieves_waiting_on_current_worker()) {
         report(unreported);
         return combine(std::move(acc), split_rest(index, end));
       }
@@ -189,7 +193,7 @@ class RangeJob {
   void finish() {
     // relaxed: every chunk's completion was acquired before this call.
     if (failed_.load(std::memory_order_relaxed)) {
-      if (error_index_) throw_item_error(where_, *error_index_, error_);
+      if (error_index_) rt::throw_item_error(where_, *error_index_, error_);
       std::rethrow_exception(error_);
     }
     progress_.finish();
@@ -300,7 +304,7 @@ struct ChunkTask final : Task {
           [](std::size_t, std::size_t) { return std::optional<typename Body::Partial>(); });
     } else {
       try {
-        throw_chunk_cancelled(chunk->job->where());
+        rt::throw_chunk_cancelled(chunk->job->where());
       } catch (...) {
         chunk->job->fail(std::current_exception(), std::nullopt);
       }
@@ -320,7 +324,7 @@ std::optional<typename Body::Partial> run_in_chunks(E& executor, RangeJob<Body>&
                                                     std::size_t total, std::size_t chunk) {
   using Partial = typename Body::Partial;
   const std::size_t count = total / chunk + (total % chunk != 0 ? 1 : 0);
-  if (count > kMaxChunks) throw_too_many_chunks(job.where(), count);
+  if (count > kMaxChunks) rt::throw_too_many_chunks(job.where(), count);
   auto chunks = std::make_unique<ChunkTask<Body>[]>(count);
   auto partials = std::make_unique<std::optional<Partial>[]>(count);
   CountLatch finished(static_cast<std::uint32_t>(count));
@@ -333,7 +337,7 @@ std::optional<typename Body::Partial> run_in_chunks(E& executor, RangeJob<Body>&
       task.partial = &partials[posted];
       task.begin = posted * chunk;
       task.end = std::min(total, task.begin + chunk);
-      executor.post(&task);
+      SchedulerAccess::post(executor, &task);
     }
   } catch (...) {
     // The refused chunk was cancelled (and counted) by post(); the ones never posted are

@@ -3,17 +3,27 @@
 
 #include <cstdint>
 
+#include "forage/detail/task.hpp"
+
 namespace forage::detail {
 
 // Ids are never reused, so a stale id finds nothing rather than another pool.
 using SchedulerId = std::uint64_t;
 inline constexpr SchedulerId kNoScheduler = 0;
 
-// Reads the id of a Pool or SingleQueuePool (they befriend this).
+// What the futures layer, join and the algorithms reach inside a Pool or SingleQueuePool (they
+// befriend this): the pool's id, and post(), which schedules a task node the caller built.
+// post takes ownership: the node's invoke is called exactly once, with TaskAction::run, or
+// with TaskAction::cancel when Shutdown::cancel_pending drops it or the closed pool refuses it
+// (then PoolClosed is thrown after the cancel call).
 struct SchedulerAccess {
   template <class Executor>
   static SchedulerId id(const Executor& executor) noexcept {
     return executor.scheduler_id_;
+  }
+  template <class Executor>
+  static void post(Executor& executor, Task* task) {
+    executor.post(task);
   }
 };
 

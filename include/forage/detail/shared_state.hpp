@@ -25,6 +25,7 @@
 #include <utility>
 
 #include "forage/detail/scheduler_id.hpp"
+#include "forage/detail/wait_word.hpp"
 
 namespace forage::detail {
 
@@ -38,17 +39,11 @@ struct Continuation {
 
 class StateBase;
 
-// Defined in lib/future.cpp.
-//
-// Blocks until `state` is done, or until `deadline` when `has_deadline`; returns whether it is
-// done. On a worker thread it runs other tasks meanwhile (help-while-wait).
-bool wait_until_done(const StateBase& state, std::chrono::steady_clock::time_point deadline,
-                     bool has_deadline);
-// Wakes every thread sleeping in wait_until_done on `word`.
-void wake_waiters(std::atomic<std::uint32_t>& word) noexcept;
-// An exception from an on_done callback: to that pool's PoolOptions::on_error, else the
-// calling worker's, else stderr.
+namespace rt {
+// Defined in lib/future.cpp. An exception from an on_done callback: to that pool's
+// PoolOptions::on_error, else the calling worker's, else stderr.
 void report_callback_error(SchedulerId scheduler, std::exception_ptr error) noexcept;
+}  // namespace rt
 
 class StateBase {
  public:
@@ -118,7 +113,14 @@ class StateBase {
     return true;
   }
 
-  // For the waiting code in lib/future.cpp.
+  // Blocks until done or until `deadline` (kNoDeadline: none); returns whether it is done. On
+  // a worker thread it runs other tasks meanwhile (help-while-wait).
+  bool wait_until(std::chrono::steady_clock::time_point deadline) const {
+    if (done()) return true;
+    return rt::wait_for_word(word_, kHasSleepers, &is_done_word, 0, deadline);
+  }
+
+  // For tests that look at the sleeper bit.
   std::atomic<std::uint32_t>& word() const noexcept { return word_; }
 
  protected:
@@ -138,6 +140,10 @@ class StateBase {
   virtual void drop_work() noexcept {}
 
  private:
+  static bool is_done_word(std::uint32_t word, std::uint32_t /*unused*/) noexcept {
+    return static_cast<Status>(word & kStatusMask) >= Status::value;
+  }
+
   static Continuation* closed_stack() noexcept {
     // A non-null address no node can have (nodes are aligned); never dereferenced.
     return reinterpret_cast<Continuation*>(std::uintptr_t{1});
@@ -165,7 +171,7 @@ class StateBase {
 
   // `old_word`: the word the final status replaced; its flags say who must hear of it.
   void after_completion(std::uint32_t old_word) noexcept {
-    if ((old_word & kHasSleepers) != 0) wake_waiters(word_);
+    if ((old_word & kHasSleepers) != 0) rt::wake_word_sleepers(word_);
     // No adder set the bit before our exchange, and none can now: nothing to fire.
     if ((old_word & kHasContinuations) == 0) return;
     // acquire: see the contents of every node pushed (their release CAS).

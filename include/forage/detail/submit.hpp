@@ -77,7 +77,7 @@ auto submit_to(Executor& executor, const char* where, F&& fn, Args&&... args) {
   auto* state =
       new State(SchedulerAccess::id(executor), std::forward<F>(fn), std::forward<Args>(args)...);
   auto future = FutureAccess::adopt<typename State::Result>(state);
-  executor.post(state);
+  SchedulerAccess::post(executor, state);
   return future;
 }
 

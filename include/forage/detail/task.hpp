@@ -28,12 +28,19 @@ struct Task {
   Invoke invoke;
 };
 
-// Routes an exception escaping a fire-and-forget task to the running pool's on_error handler
-// (stderr outside a worker). Defined in lib/lifecycle/worker_context.cpp.
-void report_task_error(std::exception_ptr error) noexcept;
+// rt: the functions that public headers declare and the compiled library defines (lib/); the
+// only names a program's object code links against besides the public classes' members.
+namespace rt {
 
-// Throws InvalidArgument naming `where`; defined in lib/lifecycle/worker_context.cpp.
+// Defined in lib/task.cpp.
+//
+// Routes an exception escaping a fire-and-forget task to the running pool's on_error handler
+// (stderr outside a worker).
+void report_task_error(std::exception_ptr error) noexcept;
+// Throws InvalidArgument naming `where`.
 [[noreturn]] void throw_empty_callable(const char* where);
+
+}  // namespace rt
 
 // A spawned callable and its node in one heap block.
 template <class F>
@@ -47,7 +54,7 @@ struct HeapTask final : Task {
       try {
         std::invoke(task->fn_);
       } catch (...) {
-        report_task_error(std::current_exception());
+        rt::report_task_error(std::current_exception());
       }
     }
     delete task;
@@ -76,7 +83,7 @@ bool is_empty_callable(const F& fn) noexcept {
 // Throws InvalidArgument naming `where` for an empty callable (spawn, submit, then, on_done).
 template <class F>
 void require_callable(const F& fn, const char* where) {
-  if (is_empty_callable(fn)) throw_empty_callable(where);
+  if (is_empty_callable(fn)) rt::throw_empty_callable(where);
 }
 
 // The node for a spawned callable; throws InvalidArgument (naming `where`) for an empty one.

@@ -13,17 +13,35 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 
 namespace forage::detail {
 
-// Defined in lib/waiting.cpp. Blocks until holds(word, arg) is true; on a worker it runs other
-// tasks of that worker's pool meanwhile. `sleeper_bit` is the word's "somebody sleeps" bit.
+// Is the condition a waiter waits for true of this value of its word?
 using WordCondition = bool (*)(std::uint32_t word, std::uint32_t arg) noexcept;
-void wait_for_word(std::atomic<std::uint32_t>& word, std::uint32_t sleeper_bit, WordCondition holds,
-                   std::uint32_t arg);
+
+// A wait without a deadline. (time_point::min() as a deadline means a poll.)
+inline constexpr std::chrono::steady_clock::time_point kNoDeadline =
+    std::chrono::steady_clock::time_point::max();
+
+namespace rt {
+
+// Defined in lib/wait_word.cpp: the one way every blocking call in forage waits (Future::get
+// and wait_for, join, TaskGroup::wait, the algorithms, these words).
+//
+// Blocks until holds(word, arg) is true, or until `deadline` passes; returns whether it holds.
+// On a worker thread it runs other tasks of that worker's pool meanwhile (help-while-wait);
+// anywhere else it sleeps on the word's futex. `sleeper_bit` is the word's "somebody sleeps"
+// bit: a waiter sets it just before it sleeps, and whoever makes the condition true and sees
+// it calls wake_word_sleepers.
+bool wait_for_word(std::atomic<std::uint32_t>& word, std::uint32_t sleeper_bit, WordCondition holds,
+                   std::uint32_t arg,
+                   std::chrono::steady_clock::time_point deadline = kNoDeadline);
 // Wakes every thread sleeping in wait_for_word on `word`.
 void wake_word_sleepers(std::atomic<std::uint32_t>& word) noexcept;
+
+}  // namespace rt
 
 inline constexpr std::uint32_t kWordSleeper = 1;
 
@@ -47,7 +65,7 @@ class CountLatch {
     // acq_rel: release publishes the finished work to the waiter that acquires zero; acquire
     // chains earlier count_downs' releases through this one (a release sequence of RMWs).
     const std::uint32_t before = word_.fetch_sub(2, std::memory_order_acq_rel);
-    if (before == (2 | kWordSleeper)) wake_word_sleepers(word_);  // reached zero, with sleepers
+    if (before == (2 | kWordSleeper)) rt::wake_word_sleepers(word_);  // reached zero, with sleepers
   }
 
   bool done() const noexcept {
@@ -57,7 +75,7 @@ class CountLatch {
 
   void wait() noexcept {
     if (done()) return;
-    wait_for_word(word_, kWordSleeper, &is_zero, 0);
+    rt::wait_for_word(word_, kWordSleeper, &is_zero, 0);
     // A later reuse should not pay for a wake-up nobody waits for. Only clear the bit at zero:
     // a sleeper sets it while the count is non-zero, and the count_down that reaches zero
     // wakes every sleeper that set it before.
@@ -94,14 +112,14 @@ class Signal {
       // notify() pays for a wake-up only if a new sleeper asks for one.
       // relaxed: the woken waiter re-reads the word with acquire.
       word_.fetch_and(~kWordSleeper, std::memory_order_relaxed);
-      wake_word_sleepers(word_);
+      rt::wake_word_sleepers(word_);
     }
   }
 
   // Returns once sequence() != seen.
   void wait_past(std::uint32_t seen) noexcept {
     if (sequence() != seen) return;
-    wait_for_word(word_, kWordSleeper, &moved_past, seen);
+    rt::wait_for_word(word_, kWordSleeper, &moved_past, seen);
   }
 
  private:

@@ -1,4 +1,8 @@
-#include "waiting.hpp"
+// The compiled half of detail/wait_word.hpp: waiting for a condition on a 32-bit word, the one
+// way every blocking call in forage waits (Future::get/wait, join, TaskGroup::wait, the
+// algorithms). On a worker thread it runs the pool's other tasks until the condition holds
+// (help-while-wait); anywhere else it sleeps on the word's futex. Neither spins for long.
+#include "forage/detail/wait_word.hpp"
 
 #include <algorithm>
 
@@ -12,6 +16,15 @@ namespace forage::detail {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+struct WaitSpec {
+  std::atomic<std::uint32_t>* word;
+  // The bit a waiter sets before it sleeps; whoever makes the condition true wakes the word's
+  // sleepers when it sees the bit.
+  std::uint32_t sleeper_bit;
+  WordCondition holds;
+  std::uint32_t arg;
+};
 
 // A helping worker that finds no task sleeps on the word for at most this long before it
 // looks for work again, starting short and doubling: a task submitted while it sleeps waits
@@ -80,22 +93,19 @@ bool help_until(const WaitSpec& spec, Scheduler& scheduler, Clock::time_point de
 
 }  // namespace
 
-bool wait_for(const WaitSpec& spec, Clock::time_point deadline, bool has_deadline) {
+bool rt::wait_for_word(std::atomic<std::uint32_t>& word, std::uint32_t sleeper_bit,
+                       WordCondition holds, std::uint32_t arg, Clock::time_point deadline) {
+  const WaitSpec spec{&word, sleeper_bit, holds, arg};
   std::uint32_t seen = 0;
   if (holds_now(spec, seen)) return true;
-  if (has_deadline && deadline == Clock::time_point::min()) return false;  // a poll
-  if (deadline == Clock::time_point::max()) has_deadline = false;          // saturated: forever
+  if (deadline == Clock::time_point::min()) return false;  // a poll
+  const bool has_deadline = deadline != kNoDeadline;
   if (WorkerContext* context = current_worker_context()) {
     return help_until(spec, *context->scheduler, deadline, has_deadline);
   }
   return sleep_until(spec, deadline, has_deadline);
 }
 
-void wait_for_word(std::atomic<std::uint32_t>& word, std::uint32_t sleeper_bit, WordCondition holds,
-                   std::uint32_t arg) {
-  wait_for({&word, sleeper_bit, holds, arg}, Clock::time_point::max(), false);
-}
-
-void wake_word_sleepers(std::atomic<std::uint32_t>& word) noexcept { futex_wake(word, -1); }
+void rt::wake_word_sleepers(std::atomic<std::uint32_t>& word) noexcept { futex_wake(word, -1); }
 
 }  // namespace forage::detail
