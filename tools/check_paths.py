@@ -171,7 +171,7 @@ def problem(tree: Tree, source: str, path: str, include_line: bool) -> str | Non
         return None
     if pattern is not None:
         return OK if tree.ends_with_pattern(pattern) else "matches no file"
-    return OK if tree.ends_with(path) else "no tracked file has this name"
+    return OK if tree.ends_with(path) else "no file of the repository has this name"
 
 
 def main() -> int:
