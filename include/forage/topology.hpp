@@ -1,6 +1,8 @@
 // Topology: what the process may run on, as hwloc sees it, and where workers go.
 //
-// Only lib/topology/ includes <hwloc.h>; this header is plain data plus a handle.
+// Only lib/topology/hwloc_discovery.cpp includes <hwloc.h>; this header is plain data plus a
+// handle. The arithmetic on the discovered cores (pinning plans, victim tiers) is in
+// lib/topology/pinning_and_victims.cpp.
 #pragma once
 
 #include <cstddef>

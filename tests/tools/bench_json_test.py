@@ -266,7 +266,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                     "against docs/bench-results.schema.json and the report's markdown table.")
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--build-dir", type=Path, metavar="DIR",
-                      help="build tree whose bench/submit_bench the tool runs (--no-build)")
+                      help="build tree DIR; the tool runs DIR/bench/submit_bench (--no-build)")
     mode.add_argument("--check-only", type=Path, metavar="FILE",
                       help="check this JSON document instead of running the tool (any "
                            "suites; the report is not checked)")

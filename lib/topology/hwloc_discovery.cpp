@@ -1,10 +1,11 @@
-// Topology through hwloc. This is the only file that includes <hwloc.h>: the public header is
-// plain data, so users of forage need neither hwloc's headers nor its types.
+// Topology through hwloc: discovery, binding and describe(). This is the only file that
+// includes <hwloc.h>: the public header is plain data, so users of forage need neither hwloc's
+// headers nor its types.
 //
 // What is decided here, once, at discovery: which PUs the process may run on, how they group
 // into cores, and which cores share a cache or a NUMA node. Everything after that (pinning
-// plans, victim tiers) is arithmetic on `cores_`, so it is the same for a real machine and a
-// synthetic one, and tests can check it exactly.
+// plans, victim tiers) is arithmetic on `cores_`, in pinning_and_victims.cpp, so it is the same
+// for a real machine and a synthetic one, and tests can check it exactly.
 
 #include "forage/topology.hpp"
 
@@ -255,28 +256,6 @@ std::vector<Core> build_cores(hwloc_topology_t topology, hwloc_const_bitmap_t al
   return cores;
 }
 
-// The index into `cores` of the core holding each planned PU.
-std::vector<std::size_t> cores_of_plan(const std::vector<Core>& cores,
-                                       const std::vector<int>& plan) {
-  std::map<int, std::size_t> core_of_pu;
-  for (std::size_t c = 0; c < cores.size(); ++c) {
-    for (int pu : cores[c].pus) core_of_pu.emplace(pu, c);
-  }
-  std::vector<std::size_t> result;
-  result.reserve(plan.size());
-  for (int pu : plan) {
-    const auto it = core_of_pu.find(pu);
-    if (it == core_of_pu.end()) {
-      throw InvalidArgument("forage::Topology::victim_tiers: the plan names PU " +
-                            std::to_string(pu) +
-                            ", which is not an allowed PU of this topology; pass the result "
-                            "of this topology's pinning_plan()");
-    }
-    result.push_back(it->second);
-  }
-  return result;
-}
-
 [[noreturn]] void throw_synthetic_error(std::string_view description, const std::string& why) {
   throw InvalidArgument("forage::Topology::synthetic: \"" + std::string(description) +
                         "\" is not a valid hwloc synthetic description (" + why +
@@ -391,89 +370,6 @@ Topology Topology::synthetic(std::string_view description) {
   if (result.cores_.empty()) throw_synthetic_error(description, "it has no PU");
   result.handle_ = std::move(handle);
   return result;
-}
-
-std::size_t Topology::pu_count() const noexcept {
-  std::size_t count = 0;
-  for (const Core& core : cores_) count += core.pus.size();
-  return count;
-}
-
-std::vector<int> Topology::allowed_pus() const {
-  std::vector<int> pus;
-  pus.reserve(pu_count());
-  for (const Core& core : cores_) pus.insert(pus.end(), core.pus.begin(), core.pus.end());
-  std::sort(pus.begin(), pus.end());
-  return pus;
-}
-
-std::vector<int> Topology::pinning_plan(std::size_t workers, Pinning pinning) const {
-  std::vector<int> order;  // the PU each worker gets, before wrapping around
-  switch (pinning) {
-    case Pinning::none:
-      return {};
-    case Pinning::pus:
-      order = allowed_pus();
-      break;
-    case Pinning::cores: {
-      // Rank r takes the r-th PU of every core that has one, so cores with fewer allowed PUs
-      // (a partial taskset, hybrid chips) simply drop out of the later ranks.
-      std::size_t ranks = 0;
-      for (const Core& core : cores_) ranks = std::max(ranks, core.pus.size());
-      for (std::size_t rank = 0; rank < ranks; ++rank) {
-        for (const Core& core : cores_) {
-          if (rank < core.pus.size()) order.push_back(core.pus[rank]);
-        }
-      }
-      break;
-    }
-  }
-  std::vector<int> plan;
-  if (order.empty()) return plan;  // an empty Topology{}: nothing to pin to
-  plan.reserve(workers);
-  for (std::size_t i = 0; i < workers; ++i) plan.push_back(order[i % order.size()]);
-  return plan;
-}
-
-std::vector<std::vector<std::size_t>> Topology::victim_tiers(std::size_t workers,
-                                                             const std::vector<int>& plan,
-                                                             std::size_t worker) const {
-  if (worker >= workers) {
-    throw InvalidArgument("forage::Topology::victim_tiers: worker " + std::to_string(worker) +
-                          " is not one of the " + std::to_string(workers) +
-                          " workers; pass an index below the worker count");
-  }
-  if (!plan.empty() && plan.size() != workers) {
-    throw InvalidArgument("forage::Topology::victim_tiers: the plan has " +
-                          std::to_string(plan.size()) + " entries for " + std::to_string(workers) +
-                          " workers; pass pinning_plan(workers, ...) or an empty plan");
-  }
-  enum Tier : std::size_t { kSameCore, kSameCache, kSameNuma, kRest, kTiers };
-  std::vector<std::vector<std::size_t>> tiers(kTiers);
-  if (plan.empty()) {
-    for (std::size_t other = 0; other < workers; ++other) {
-      if (other != worker) tiers[kRest].push_back(other);
-    }
-  } else {
-    const std::vector<std::size_t> core_of = cores_of_plan(cores_, plan);
-    const Core& mine = cores_[core_of[worker]];
-    for (std::size_t other = 0; other < workers; ++other) {
-      if (other == worker) continue;
-      const Core& theirs = cores_[core_of[other]];
-      // Same PU (oversubscription) implies same core, so it lands in the first tier too.
-      if (core_of[other] == core_of[worker]) {
-        tiers[kSameCore].push_back(other);
-      } else if (theirs.cache_group == mine.cache_group) {
-        tiers[kSameCache].push_back(other);
-      } else if (theirs.numa_node == mine.numa_node) {
-        tiers[kSameNuma].push_back(other);
-      } else {
-        tiers[kRest].push_back(other);
-      }
-    }
-  }
-  std::erase_if(tiers, [](const std::vector<std::size_t>& tier) { return tier.empty(); });
-  return tiers;
 }
 
 std::string Topology::bind_current_thread(int os_pu) const {
