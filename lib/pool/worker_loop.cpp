@@ -41,7 +41,7 @@ void PoolCore::execute(WorkerSlot& me, Task* task) noexcept {
                        std::memory_order_release);
 }
 
-// Help-while-wait (lib/waiting.cpp): the caller is a task on one of our workers waiting for a
+// Help-while-wait (lib/wait_word.cpp): the caller is a task on one of our workers waiting for a
 // future. One pass in the order the loop uses, never parking: the waiter has its own sleep.
 bool PoolCore::run_one_task() noexcept {
   WorkerSlot& me = *slots_[current_worker_context()->index];

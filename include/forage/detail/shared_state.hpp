@@ -20,10 +20,13 @@
 #include <cstdint>
 #include <exception>
 #include <memory>
+#include <iterator>
 #include <new>
+#include <string>
 #include <type_traits>
 #include <utility>
 
+#include "forage/detail/assert.hpp"
 #include "forage/detail/scheduler_id.hpp"
 #include "forage/detail/wait_word.hpp"
 
@@ -54,15 +57,43 @@ class StateBase {
   StateBase(const StateBase&) = delete;
   StateBase& operator=(const StateBase&) = delete;
 
+  // The word as text, for assertion messages and tests: "running +sleepers".
+  static std::string decode(std::uint32_t word) {
+    static constexpr const char* kNames[] = {"pending", "running", "value", "error", "cancelled"};
+    const std::uint32_t status = word & kStatusMask;
+    std::string text =
+        status < std::size(kNames) ? kNames[status] : "invalid status " + std::to_string(status);
+    if ((word & kHasSleepers) != 0) text += " +sleepers";
+    if ((word & kHasContinuations) != 0) text += " +continuations";
+    if (const std::uint32_t unknown = word & ~(kStatusMask | kHasSleepers | kHasContinuations);
+        unknown != 0) {
+      text += " +unknown bits " + std::to_string(unknown);
+    }
+    return text;
+  }
+
+  // A word the protocol can produce: a known status and no unknown bits; a done status
+  // carries no flag (the completion clears them, and no flag is set once it is done).
+  static bool valid_word(std::uint32_t word) noexcept {
+    const std::uint32_t status = word & kStatusMask;
+    const std::uint32_t flags = word & ~kStatusMask;
+    if (status > static_cast<std::uint32_t>(Status::cancelled)) return false;
+    if ((flags & ~(kHasSleepers | kHasContinuations)) != 0) return false;
+    return status < static_cast<std::uint32_t>(Status::value) || flags == 0;
+  }
+
   // A new owner is always made from an existing one, which keeps the state alive meanwhile.
   void add_ref() noexcept {
     // relaxed: as shared_ptr's copy; nothing is published through the count going up.
-    refs_.fetch_add(1, std::memory_order_relaxed);
+    const std::uint32_t before = refs_.fetch_add(1, std::memory_order_relaxed);
+    FORAGE_ASSERT(before != 0, "StateBase::add_ref on a state nobody owns (already freed)");
   }
   void release() noexcept {
     // acq_rel: the last owner must see every other owner's writes (release on their
     // decrement, acquire on ours) before it destroys the state.
-    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+    const std::uint32_t before = refs_.fetch_sub(1, std::memory_order_acq_rel);
+    FORAGE_ASSERT(before != 0, "StateBase::release: more releases than references");
+    if (before == 1) delete this;
   }
 
   Status status() const noexcept {
@@ -98,6 +129,8 @@ class StateBase {
       // acquire only because g++ rejects a failure order stronger than the success order.
       if (word_.compare_exchange_weak(word, word | kHasContinuations, std::memory_order_acquire,
                                       std::memory_order_acquire)) {
+        FORAGE_ASSERT(valid_word(word | kHasContinuations),
+                      "StateBase::add_continuation set its bit on " + decode(word));
         break;
       }
     }
@@ -133,6 +166,9 @@ class StateBase {
     // release: publishes the result written before this to every acquire of the status.
     const std::uint32_t old =
         word_.exchange(static_cast<std::uint32_t>(final_status), std::memory_order_release);
+    FORAGE_ASSERT(static_cast<Status>(old & kStatusMask) == Status::running,
+                  "StateBase::finish by a thread that did not win try_start: the word was " +
+                      decode(old));
     after_completion(old);
   }
 
@@ -165,6 +201,8 @@ class StateBase {
       // itself as finish() does.
     } while (!word_.compare_exchange_weak(word, desired, std::memory_order_acq_rel,
                                           std::memory_order_relaxed));
+    FORAGE_ASSERT(valid_word(word) && valid_word(desired),
+                  "StateBase::transition: " + decode(word) + " -> " + decode(desired));
     if (old_word != nullptr) *old_word = word;
     return true;
   }

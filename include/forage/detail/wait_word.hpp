@@ -15,6 +15,9 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <string>
+
+#include "forage/detail/assert.hpp"
 
 namespace forage::detail {
 
@@ -53,11 +56,22 @@ class CountLatch {
   CountLatch(const CountLatch&) = delete;
   CountLatch& operator=(const CountLatch&) = delete;
 
+  // The most a latch counts (31 bits above the sleeper bit).
+  static constexpr std::uint32_t kMaxCount = 0x7FFFFFFFu;
+
+  // The word as text, for assertion messages and tests: "count 3 +sleeper".
+  static std::string decode(std::uint32_t word) {
+    return "count " + std::to_string(word >> 1) + ((word & kWordSleeper) != 0 ? " +sleeper" : "");
+  }
+
   // Before the work it counts is handed to another thread.
   void add(std::uint32_t count = 1) noexcept {
     // relaxed: the handing-over (a queue push or a deque push) publishes the work; the count
     // itself is only read through count_down's and wait's acquire/release chain.
-    word_.fetch_add(count << 1, std::memory_order_relaxed);
+    const std::uint32_t before = word_.fetch_add(count << 1, std::memory_order_relaxed);
+    FORAGE_ASSERT(count <= kMaxCount - (before >> 1),
+                  "CountLatch::add(" + std::to_string(count) + ") overflows: the word was " +
+                      decode(before));
   }
 
   // The counted work is finished. Must be the caller's last access to the latch's owner.
@@ -65,6 +79,9 @@ class CountLatch {
     // acq_rel: release publishes the finished work to the waiter that acquires zero; acquire
     // chains earlier count_downs' releases through this one (a release sequence of RMWs).
     const std::uint32_t before = word_.fetch_sub(2, std::memory_order_acq_rel);
+    FORAGE_ASSERT((before >> 1) != 0,
+                  "CountLatch::count_down below zero (more count_downs than adds): the word was " +
+                      decode(before));
     if (before == (2 | kWordSleeper)) rt::wake_word_sleepers(word_);  // reached zero, with sleepers
   }
 
@@ -98,6 +115,12 @@ class Signal {
   Signal() noexcept = default;
   Signal(const Signal&) = delete;
   Signal& operator=(const Signal&) = delete;
+
+  // The word as text, for assertion messages and tests: "sequence 7 +sleeper".
+  static std::string decode(std::uint32_t word) {
+    return "sequence " + std::to_string(word >> 1) +
+           ((word & kWordSleeper) != 0 ? " +sleeper" : "");
+  }
 
   std::uint32_t sequence() const noexcept {
     // acquire: what the notifier published before notify() is visible once this value is.
