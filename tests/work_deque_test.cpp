@@ -1,6 +1,7 @@
 // The deque through its two handles (DequeOwner, DequeStealer), single-threaded: the owner's
 // end is LIFO, the thieves' end FIFO, growth keeps every value, and the estimates agree with
-// the contents, and what each handle can do. Concurrency is covered by stress/work_deque_stress_test.cpp and
+// the contents. Also what each handle can do, and the owner-only check (FORAGE_ASSERTS
+// builds). Concurrency is covered by stress/work_deque_stress_test.cpp and
 // model/work_deque_model.cpp.
 #include "deque/work_deque.hpp"
 
@@ -8,6 +9,7 @@
 #include <deque>
 #include <optional>
 #include <string>
+#include <thread>
 #include <type_traits>
 #include <vector>
 
@@ -267,6 +269,12 @@ static_assert(!std::is_move_constructible_v<DequeOwner<int>>);
 static_assert(std::is_trivially_copyable_v<DequeStealer<int>>);
 static_assert(sizeof(DequeStealer<int>) == sizeof(void*));
 
+// A policy the owner check does not know (it is on only for StdAtomics and SeqCstAtomics):
+// its DequeOwner carries the empty check member, which takes no space.
+struct UncheckedAtomics : StdAtomics {};
+static_assert(sizeof(DequeOwner<int, UncheckedAtomics>) ==
+              sizeof(WorkDeque<int, UncheckedAtomics>));
+
 TEST(WorkDeque, StealersCopiedFromOneOwnerShareItsDeque) {
   DequeOwner<int> deque(4);
   const DequeStealer<int> first = deque.stealer();
@@ -279,6 +287,50 @@ TEST(WorkDeque, StealersCopiedFromOneOwnerShareItsDeque) {
   EXPECT_TRUE(first.empty_approx());
   EXPECT_TRUE(deque.empty_approx());
 }
+
+// The pool's pattern: the deque is built on one thread, then pushed and popped only by
+// another (its worker). The first push or pop claims it, so this is not a violation.
+TEST(WorkDeque, TheFirstThreadToPushBecomesTheOwnerWhoeverBuiltTheDeque) {
+  DequeOwner<int> deque(4);
+  EXPECT_EQ(deque.stealer().steal().status, StealStatus::empty);  // stealing claims nothing
+  std::optional<int> popped;
+  std::thread worker([&] {
+    deque.push(1);
+    deque.push(2);
+    popped = deque.pop();
+  });
+  worker.join();
+  EXPECT_EQ(popped, 2);
+  EXPECT_EQ(deque.stealer().steal().value, 1);  // any thread may still steal
+}
+
+#if FORAGE_ASSERTS
+// The owner-only contract is checked: once a thread has pushed or popped, another thread that
+// pushes or pops fails the assertion, with the contract in the message.
+TEST(WorkDequeDeathTest, PopFromAThreadThatIsNotTheOwnerFailsTheOwnerCheck) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        DequeOwner<int> deque(4);
+        deque.push(1);  // this thread is now the owner
+        std::thread thief([&deque] { (void)deque.pop(); });
+        thief.join();
+      },
+      "DequeOwner::pop is owner only: called from a thread that is not the deque's owner");
+}
+
+TEST(WorkDequeDeathTest, PushFromAThreadThatIsNotTheOwnerFailsTheOwnerCheck) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        DequeOwner<int> deque(4);
+        std::thread owner([&deque] { (void)deque.pop(); });  // that thread is now the owner
+        owner.join();
+        deque.push(1);
+      },
+      "DequeOwner::push is owner only: called from a thread that is not the deque's owner");
+}
+#endif
 
 }  // namespace
 }  // namespace forage::detail

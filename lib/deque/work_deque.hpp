@@ -12,14 +12,17 @@
 // keeps its one-line reason.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <thread>
 #include <type_traits>
 #include <vector>
 
 #include "atomics/atomics.hpp"
+#include "forage/detail/assert.hpp"
 
 namespace forage::detail {
 
@@ -206,6 +209,49 @@ class WorkDeque {
   std::vector<std::unique_ptr<Ring>> rings_;
 };
 
+// The "owner only" contract as a check: the first thread that pushes or pops becomes the
+// owner; an owner operation from any other thread fails FORAGE_ASSERT. It asks the OS which
+// thread is running, which means something only for the policies that run on OS threads.
+// A model checker runs its threads as fibers of one OS thread, so every one of them has the
+// same std::thread::id and the check could never fail there: it is off for other policies.
+// Off without FORAGE_ASSERTS too, where the member holding it is empty and takes no space.
+template <class Atoms>
+inline constexpr bool kChecksDequeOwner =
+    FORAGE_ASSERTS != 0 &&
+    (std::is_same_v<Atoms, StdAtomics> || std::is_same_v<Atoms, SeqCstAtomics>);
+
+template <bool kEnabled>
+class DequeOwnerCheck {
+ public:
+  void check(const char* /*message*/) const noexcept {}
+};
+
+template <>
+class DequeOwnerCheck<true> {
+ public:
+  // Owner operations call this first; `message` is the contract their assertion prints.
+  void check(const char* message) const noexcept {
+    const std::thread::id me = std::this_thread::get_id();
+    // relaxed: the claim below is the only write. On the owner's thread this load sees it
+    // (it is sequenced after it); on another thread a stale id{} only sends us to the CAS.
+    std::thread::id owner = owner_.load(std::memory_order_relaxed);
+    if (owner == me) return;
+    // relaxed (both): the id orders nothing else. A CAS reads the latest value, so of two
+    // threads that race to claim the deque exactly one wins, and a later claimer fails
+    // whatever its load above saw.
+    if (owner == std::thread::id{} &&
+        owner_.compare_exchange_strong(owner, me, std::memory_order_relaxed,
+                                       std::memory_order_relaxed)) {
+      return;
+    }
+    FORAGE_ASSERT(owner == me, message);
+  }
+
+ private:
+  // Written once, by the first owner operation (the claim); read by every owner operation.
+  mutable std::atomic<std::thread::id> owner_{};
+};
+
 // The owner's handle, and the deque itself: one per deque, never copied or moved (stealers
 // point into it). Construct it where it will live, then use it from one thread only.
 template <DequeElement T, class Atoms>
@@ -219,17 +265,24 @@ class DequeOwner {
   // Owner only. Grows the ring when it is full; throws std::bad_alloc (the deque unchanged)
   // if that fails.
   void push(T value) {
+    owner_check_.check(
+        "DequeOwner::push is owner only: called from a thread that is not the deque's owner");
     deque_.push(value);
   }
 
   // Owner only. Takes the most recently pushed value; nothing if the deque is empty or a
   // thief took its last value.
   std::optional<T> pop() {
+    owner_check_.check(
+        "DequeOwner::pop is owner only: called from a thread that is not the deque's owner");
     return deque_.pop();
   }
 
   // Owner only: the live ring's size (it only grows).
   std::size_t capacity() const noexcept {
+    owner_check_.check(
+        "DequeOwner::capacity is owner only: called from a thread that is not the deque's "
+        "owner");
     return deque_.capacity();
   }
 
@@ -242,6 +295,7 @@ class DequeOwner {
 
  private:
   WorkDeque<T, Atoms> deque_;
+  [[no_unique_address]] DequeOwnerCheck<kChecksDequeOwner<Atoms>> owner_check_;
 };
 
 // A thief's handle: steal and the size estimate, from any thread. A pointer to the deque,

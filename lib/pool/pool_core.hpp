@@ -49,8 +49,8 @@ struct alignas(kCacheLine) WorkerSlot {
 
   std::size_t index = 0;  // fixed before the thread starts
   WorkerCounters counters;
-  // The owner side: pushed and popped by this slot's worker thread only. Other workers reach
-  // it through stealer().
+  // The owner side: pushed and popped by this slot's worker thread only (its first push or
+  // pop claims it; FORAGE_ASSERT checks the rest). Other workers reach it through stealer().
   DequeOwner<Task*> deque;
   moodycamel::ConsumerToken injection_token;
   // Victims by distance (Topology::victim_tiers); fixed before the thread starts.
