@@ -1,4 +1,4 @@
-// WorkDeque against a model: random sequences of push / pop / steal on one thread behave
+// The deque against a model: random sequences of push / pop / steal on one thread behave
 // exactly like a std::deque whose back is the owner's end and whose front is the thieves'.
 // Small initial capacities make the sequences grow the ring, and steals make the live range
 // wrap around it. On one thread nobody races a steal, so it is always success or empty.
@@ -18,7 +18,7 @@ namespace {
 struct Model {
   std::deque<int> values;  // front: oldest (stolen next); back: newest (popped next)
 };
-using Deque = WorkDeque<int>;
+using Deque = DequeOwner<int>;  // steal goes through deque.stealer()
 using Command = rc::state::Command<Model, Deque>;
 
 // Checked after every command: the estimates are exact when nothing runs concurrently.
@@ -65,7 +65,7 @@ struct Steal : Command {
     if (!model.values.empty()) model.values.pop_front();
   }
   void run(const Model& model, Deque& deque) const override {
-    const Stolen<int> stolen = deque.steal();
+    const Stolen<int> stolen = deque.stealer().steal();
     if (model.values.empty()) {
       RC_ASSERT(stolen.status == StealStatus::empty);
     } else {

@@ -1,38 +1,35 @@
-// WorkDeque: the Chase–Lev work-stealing deque, with the C11 orderings of Lê, Pop, Cohen and
-// Zappa Nardelli, "Correct and Efficient Work-Stealing for Weak Memory Models" (PPoPP 2013).
+// The Chase–Lev work-stealing deque (Lê, Pop, Cohen, Zappa Nardelli, PPoPP 2013), reached
+// through two handles, as crossbeam-deque's Worker and Stealer are:
 //
-// One owner thread pushes and pops at the bottom (LIFO); any thread steals at the top (FIFO).
-// Indices grow without bound (64-bit: no wrap in practice); the ring is a power of two and
-// grows when full. Two known bugs of published versions are avoided here:
-//   - push reloads the buffer after growing it (CDSChecker found the paper's push writing the
-//     element into the replaced buffer);
-//   - steal checks, before claiming a slot, that the buffer it read the slot from is still the
-//     current one; otherwise it reports a lost race (the fix crossbeam made for
-//     RUSTSEC-2021-0093, where a steal racing a buffer swap ran a task twice and lost another).
-// Replaced buffers are retired, not freed: a thief may still be reading one. They are freed
-// when the deque is destroyed, which happens after every thief has stopped (pool
-// destruction). Growth doubles, so retired memory is bounded by the live capacity.
+//   DequeOwner<T>    push and pop at the bottom (LIFO); one thread, the deque's owner. It holds
+//                    the deque itself, so it neither copies nor moves.
+//   DequeStealer<T>  steal at the top (FIFO), from any thread; a copyable pointer, valid while
+//                    its DequeOwner lives. Code that holds only a stealer cannot push or pop.
 //
-// Elements live in std::atomic slots accessed with relaxed order, so a stale read by a thief
-// that then loses the top CAS is not a data race; ordering comes from the fences and the
-// top/bottom accesses, as commented at each one.
+// lib/deque/README.md describes the protocol: the states, the invariants, why each fence and
+// order, the two published bugs avoided (push reloads the ring after growing; steal re-checks
+// the ring before claiming), the retired rings and the owner/stealer split. Each line below
+// keeps its one-line reason.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <thread>
 #include <type_traits>
 #include <vector>
 
 #include "atomics/atomics.hpp"
+#include "forage/detail/assert.hpp"
 
 namespace forage::detail {
 
 enum class StealStatus : std::uint8_t {
   success,   // the value is ours
   empty,     // the deque had nothing to steal
-  lost_race  // another thief or the owner took the item first, or the buffer was swapped:
+  lost_race  // another thief or the owner took the item first, or the ring was swapped:
              // the deque may still hold work, try again
 };
 
@@ -42,8 +39,18 @@ struct Stolen {
   T value;  // meaningful only when status == success
 };
 
-template <class T, class Atoms = DefaultAtomics>
-  requires std::is_trivially_copyable_v<T> && std::is_default_constructible_v<T>
+// Elements are copied in and out of atomic slots, so they must be trivially copyable.
+template <class T>
+concept DequeElement = std::is_trivially_copyable_v<T> && std::is_default_constructible_v<T>;
+
+template <DequeElement T, class Atoms = DefaultAtomics>
+class DequeOwner;
+template <DequeElement T, class Atoms = DefaultAtomics>
+class DequeStealer;
+
+// The deque's shared state and its three operations. Nothing here is public: the owner side
+// reaches push/pop through DequeOwner, thieves reach steal through DequeStealer.
+template <DequeElement T, class Atoms>
 class WorkDeque {
   template <class U>
   using Atomic = typename Atoms::template atomic<U>;
@@ -70,8 +77,10 @@ class WorkDeque {
     std::unique_ptr<Atomic<T>[]> slots_;
   };
 
- public:
-  explicit WorkDeque(std::size_t initial_capacity = 256) {
+  friend class DequeOwner<T, Atoms>;
+  friend class DequeStealer<T, Atoms>;
+
+  explicit WorkDeque(std::size_t initial_capacity) {
     std::int64_t capacity = 1;
     while (static_cast<std::size_t>(capacity) < initial_capacity) capacity <<= 1;
     rings_.push_back(std::make_unique<Ring>(capacity));
@@ -84,7 +93,7 @@ class WorkDeque {
   WorkDeque(const WorkDeque&) = delete;
   WorkDeque& operator=(const WorkDeque&) = delete;
 
-  // Owner only.
+  // Owner only (DequeOwner::push).
   void push(T value) {
     // relaxed: only the owner writes bottom.
     const std::int64_t bottom = bottom_.load(std::memory_order_relaxed);
@@ -105,7 +114,7 @@ class WorkDeque {
     bottom_.store(bottom + 1, std::memory_order_relaxed);
   }
 
-  // Owner only. Takes the most recently pushed value.
+  // Owner only (DequeOwner::pop). Takes the most recently pushed value.
   std::optional<T> pop() {
     // relaxed: only the owner writes bottom.
     const std::int64_t bottom = bottom_.load(std::memory_order_relaxed) - 1;
@@ -136,7 +145,7 @@ class WorkDeque {
     return value;
   }
 
-  // Any thread. Takes the oldest value.
+  // Any thread (DequeStealer::steal). Takes the oldest value.
   Stolen<T> steal() {
     // acquire: pairs with the top CAS of other thieves and of pop, so a slot they vacated is
     // not read as ours.
@@ -149,10 +158,8 @@ class WorkDeque {
     // acquire: pairs with the release store of ring_ in grow; the copied slots are visible.
     Ring* ring = ring_.load(std::memory_order_acquire);
     T value = ring->get(top);
-    // acquire: claim the slot only if it came from the current ring. Rings here only grow
-    // and a retired ring is never written again, so the value read is right either way;
-    // the re-check keeps that argument local to this function instead of resting on how
-    // grow works (crossbeam's fix for RUSTSEC-2021-0093 is the same check).
+    // acquire: claim the slot only if it came from the current ring (README: the second bug
+    // avoided). Pairs with the release store of ring_ in grow.
     if (ring_.load(std::memory_order_acquire) != ring) return {StealStatus::lost_race, T{}};
     // seq_cst on success: pairs with pop's last-element CAS and other thieves' CAS; one of us
     // wins the index. relaxed on failure: nothing was claimed.
@@ -172,15 +179,12 @@ class WorkDeque {
     return bottom > top ? static_cast<std::size_t>(bottom - top) : 0;
   }
 
-  bool empty_approx() const noexcept { return size_approx() == 0; }
-
-  // Owner only.
+  // Owner only (DequeOwner::capacity).
   std::size_t capacity() const noexcept {
     // relaxed: only the owner writes ring_.
     return static_cast<std::size_t>(ring_.load(std::memory_order_relaxed)->capacity());
   }
 
- private:
   // Owner only: copy [top, bottom) into a ring twice the size and retire the old one.
   void grow(std::int64_t top, std::int64_t bottom) {
     // relaxed: only the owner writes ring_.
@@ -203,6 +207,114 @@ class WorkDeque {
   Atomic<Ring*> ring_;
   // Owner only: the live ring is rings_.back(); the others are retired until destruction.
   std::vector<std::unique_ptr<Ring>> rings_;
+};
+
+// The "owner only" contract as a check: the first thread that pushes or pops becomes the
+// owner; an owner operation from any other thread fails FORAGE_ASSERT. It asks the OS which
+// thread is running, which means something only for the policies that run on OS threads.
+// A model checker runs its threads as fibers of one OS thread, so every one of them has the
+// same std::thread::id and the check could never fail there: it is off for other policies.
+// Off without FORAGE_ASSERTS too, where the member holding it is empty and takes no space.
+template <class Atoms>
+inline constexpr bool kChecksDequeOwner =
+    FORAGE_ASSERTS != 0 &&
+    (std::is_same_v<Atoms, StdAtomics> || std::is_same_v<Atoms, SeqCstAtomics>);
+
+template <bool kEnabled>
+class DequeOwnerCheck {
+ public:
+  void check(const char* /*message*/) const noexcept {}
+};
+
+template <>
+class DequeOwnerCheck<true> {
+ public:
+  // Owner operations call this first; `message` is the contract their assertion prints.
+  void check(const char* message) const noexcept {
+    const std::thread::id me = std::this_thread::get_id();
+    // relaxed: the claim below is the only write. On the owner's thread this load sees it
+    // (it is sequenced after it); on another thread a stale id{} only sends us to the CAS.
+    std::thread::id owner = owner_.load(std::memory_order_relaxed);
+    if (owner == me) return;
+    // relaxed (both): the id orders nothing else. A CAS reads the latest value, so of two
+    // threads that race to claim the deque exactly one wins, and a later claimer fails
+    // whatever its load above saw.
+    if (owner == std::thread::id{} &&
+        owner_.compare_exchange_strong(owner, me, std::memory_order_relaxed,
+                                       std::memory_order_relaxed)) {
+      return;
+    }
+    FORAGE_ASSERT(owner == me, message);
+  }
+
+ private:
+  // Written once, by the first owner operation (the claim); read by every owner operation.
+  mutable std::atomic<std::thread::id> owner_{};
+};
+
+// The owner's handle, and the deque itself: one per deque, never copied or moved (stealers
+// point into it). Construct it where it will live, then use it from one thread only.
+template <DequeElement T, class Atoms>
+class DequeOwner {
+ public:
+  explicit DequeOwner(std::size_t initial_capacity = 256) : deque_(initial_capacity) {}
+
+  DequeOwner(const DequeOwner&) = delete;
+  DequeOwner& operator=(const DequeOwner&) = delete;
+
+  // Owner only. Grows the ring when it is full; throws std::bad_alloc (the deque unchanged)
+  // if that fails.
+  void push(T value) {
+    owner_check_.check(
+        "DequeOwner::push is owner only: called from a thread that is not the deque's owner");
+    deque_.push(value);
+  }
+
+  // Owner only. Takes the most recently pushed value; nothing if the deque is empty or a
+  // thief took its last value.
+  std::optional<T> pop() {
+    owner_check_.check(
+        "DequeOwner::pop is owner only: called from a thread that is not the deque's owner");
+    return deque_.pop();
+  }
+
+  // Owner only: the live ring's size (it only grows).
+  std::size_t capacity() const noexcept {
+    owner_check_.check(
+        "DequeOwner::capacity is owner only: called from a thread that is not the deque's "
+        "owner");
+    return deque_.capacity();
+  }
+
+  // Any thread; a snapshot that may be stale by the time it returns.
+  std::size_t size_approx() const noexcept { return deque_.size_approx(); }
+  bool empty_approx() const noexcept { return size_approx() == 0; }
+
+  // A thief's handle to this deque, valid while this DequeOwner lives.
+  DequeStealer<T, Atoms> stealer() noexcept { return DequeStealer<T, Atoms>(deque_); }
+
+ private:
+  WorkDeque<T, Atoms> deque_;
+  [[no_unique_address]] DequeOwnerCheck<kChecksDequeOwner<Atoms>> owner_check_;
+};
+
+// A thief's handle: steal and the size estimate, from any thread. A pointer to the deque,
+// copied freely; it must not outlive the DequeOwner it came from.
+template <DequeElement T, class Atoms>
+class DequeStealer {
+ public:
+  // Any thread. Takes the oldest value; lost_race means try again, the deque may hold more.
+  Stolen<T> steal() const { return deque_->steal(); }
+
+  // Any thread; a snapshot that may be stale by the time it returns.
+  std::size_t size_approx() const noexcept { return deque_->size_approx(); }
+  bool empty_approx() const noexcept { return size_approx() == 0; }
+
+ private:
+  friend class DequeOwner<T, Atoms>;
+  explicit DequeStealer(WorkDeque<T, Atoms>& deque) noexcept : deque_(&deque) {}
+
+  WorkDeque<T, Atoms>* deque_;
 };
 
 }  // namespace forage::detail

@@ -49,7 +49,9 @@ struct alignas(kCacheLine) WorkerSlot {
 
   std::size_t index = 0;  // fixed before the thread starts
   WorkerCounters counters;
-  WorkDeque<Task*> deque;
+  // The owner side: pushed and popped by this slot's worker thread only (its first push or
+  // pop claims it; FORAGE_ASSERT checks the rest). Other workers reach it through stealer().
+  DequeOwner<Task*> deque;
   moodycamel::ConsumerToken injection_token;
   // Victims by distance (Topology::victim_tiers); fixed before the thread starts.
   std::vector<std::vector<std::size_t>> victim_tiers;
@@ -63,6 +65,9 @@ struct alignas(kCacheLine) WorkerSlot {
   // running adaptive chunk then splits off half of what it has left (detail/range_job.hpp).
   // On its own line: thieves write it while the owner works.
   alignas(kCacheLine) std::atomic<bool> thieves_waiting{false};
+
+  // The thief side of this worker's deque, for any thread: steal and the size estimate.
+  DequeStealer<Task*> stealer() noexcept { return deque.stealer(); }
 };
 
 class PoolCore final : public Scheduler, public std::enable_shared_from_this<PoolCore> {

@@ -25,10 +25,12 @@ Task* PoolCore::steal_from_victims(WorkerSlot& me, bool& saw_contention) {
     const std::size_t start = next_random(me.random_state) % tier.size();
     for (std::size_t k = 0; k < tier.size(); ++k) {
       WorkerSlot& victim = *slots_[tier[(start + k) % tier.size()]];
+      // A victim's deque only through its thief side: steal, never push or pop.
+      const DequeStealer<Task*> victim_deque = victim.stealer();
       for (int attempt = 0; attempt < kStealRetries; ++attempt) {
         // relaxed: statistics.
         WorkerCounters::bump(me.counters.steal_attempts, std::memory_order_relaxed);
-        const Stolen<Task*> result = victim.deque.steal();
+        const Stolen<Task*> result = victim_deque.steal();
         if (result.status == StealStatus::success) {
           WorkerCounters::bump(me.counters.stolen, std::memory_order_relaxed);  // statistics
           if (me.trace != nullptr) [[unlikely]] {
@@ -61,7 +63,7 @@ void PoolCore::wake_another_if_more_work(WorkerSlot& me) noexcept {
   if (slots_.size() == 1) return;
   bool more = injection_.size_approx() != 0;
   for (std::size_t i = 0; !more && i < slots_.size(); ++i) {
-    more = !slots_[i]->deque.empty_approx();
+    more = !slots_[i]->stealer().empty_approx();
   }
   if (more) notify_one_from(me);
 }

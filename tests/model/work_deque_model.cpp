@@ -1,5 +1,6 @@
-// Relacy model check of the shipped WorkDeque (lib/deque/work_deque.hpp): the same
-// template, instantiated with RelacyAtomics instead of std::atomic.
+// Relacy model check of the shipped deque (lib/deque/work_deque.hpp): the same templates,
+// DequeOwner and DequeStealer, instantiated with RelacyAtomics instead of std::atomic. (The
+// owner-only check is off for this policy: Relacy's threads are fibers of one OS thread.)
 //
 // Scenarios (one owner, two thieves):
 //   - GrowthWhileStealing: initial capacity 1, the owner pushes four values with a pop after
@@ -25,8 +26,9 @@
 namespace forage::model {
 namespace {
 
+using detail::DequeOwner;
+using detail::DequeStealer;
 using detail::StealStatus;
-using detail::WorkDeque;
 
 constexpr unsigned kOwner = 0;
 constexpr unsigned kThreads = 3;  // the owner and two thieves
@@ -60,7 +62,8 @@ template <class Atoms, int kCapacity, int kItems, int kPopEvery, int kStealAttem
 struct OwnerAndTwoThieves
     : rl::test_suite<OwnerAndTwoThieves<Atoms, kCapacity, kItems, kPopEvery, kStealAttempts>,
                      kThreads> {
-  WorkDeque<int, Atoms> deque{kCapacity};
+  DequeOwner<int, Atoms> deque{kCapacity};
+  const DequeStealer<int, Atoms> thief = deque.stealer();  // what threads other than kOwner use
   TakenLedger<kItems> ledger;
 
   void thread(unsigned index) {
@@ -75,7 +78,7 @@ struct OwnerAndTwoThieves
       while (const auto popped = deque.pop()) ledger.record(index, *popped);
     } else {
       for (int attempt = 0; attempt < kStealAttempts; ++attempt) {
-        const auto stolen = deque.steal();
+        const auto stolen = thief.steal();
         if (stolen.status == StealStatus::success) ledger.record(index, stolen.value);
       }
     }

@@ -1,4 +1,4 @@
-// WorkDeque under real concurrency: one owner and three thieves over 10^6 values (10^5 under
+// The deque under real concurrency: one owner and three thieves over 10^6 values (10^5 under
 // sanitizers). The deque starts at capacity 2, so the ring grows while thieves are reading
 // it. Every value must be taken exactly once: workers count into one atomic counter per
 // value, and only the main thread asserts, after joining them.
@@ -83,7 +83,9 @@ enum class OwnerScript {
 // Runs an owner and kThieves thieves over the values 0..values-1; checks each was taken once.
 Tally run_owner_and_thieves(OwnerScript script, std::size_t values, std::uint64_t seed) {
   test::Watchdog watchdog("WorkDeque owner + thieves stress", kWatchdogLimit);
-  WorkDeque<std::size_t> deque(kInitialCapacity);
+  // Built here, used by the owner thread (its first push claims it) and, through stealers, by
+  // the thieves.
+  DequeOwner<std::size_t> deque(kInitialCapacity);
   TakenCounts taken(values);
   // Per-thread tallies, summed here; relaxed: read after join.
   std::atomic<std::uint64_t> popped_total{0};
@@ -99,7 +101,7 @@ Tally run_owner_and_thieves(OwnerScript script, std::size_t values, std::uint64_
 
   std::vector<std::thread> thieves;
   for (unsigned t = 0; t < kThieves; ++t) {
-    thieves.emplace_back([&, t] {
+    thieves.emplace_back([&, t, thief = deque.stealer()] {
       test::Jitter jitter(seed + 1 + t, 8);
       std::uint64_t stolen = 0;
       std::uint64_t lost_races = 0;
@@ -108,7 +110,7 @@ Tally run_owner_and_thieves(OwnerScript script, std::size_t values, std::uint64_
       thieves_running.fetch_add(1, std::memory_order_relaxed);
       // acquire: pairs with the owner's release store; nothing is left after it.
       while (!owner_done.load(std::memory_order_acquire)) {
-        const Stolen<std::size_t> result = deque.steal();
+        const Stolen<std::size_t> result = thief.steal();
         if (result.status == StealStatus::success) {
           taken.take(result.value);
           ++stolen;
