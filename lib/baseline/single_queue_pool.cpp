@@ -55,7 +55,8 @@ class SingleQueueCore : public Scheduler {
       : kind_(kind),
         options_(std::move(options)),
         topology_(options_.topology ? *options_.topology : Topology::discover()),
-        lifecycle_(*this, kSingleQueueKind, options_.name, std::move(wake_all_workers)) {
+        lifecycle_(*this, kSingleQueueKind, options_, topology_, plan_,
+                   std::move(wake_all_workers)) {
     if (options_.trace) {
       throw InvalidArgument(
           "forage::SingleQueuePool: PoolOptions::trace is recorded by forage::Pool only; "
@@ -72,7 +73,7 @@ class SingleQueueCore : public Scheduler {
   Topology topology_;
   std::size_t worker_count_ = 0;
   std::vector<int> plan_;
-  PoolLifecycle lifecycle_;  // refers to options_.name
+  PoolLifecycle lifecycle_;  // refers to options_, topology_ and plan_
 };
 
 namespace {
@@ -95,9 +96,8 @@ class SingleQueueCoreOn final : public SingleQueueCore,
   void start() override {
     std::shared_ptr<SingleQueueCoreOn> self = this->shared_from_this();
     register_scheduler(self);
-    lifecycle_.start(options_.stack_size, [self](std::size_t index, std::latch& started) {
-      self->run_worker(index, started);
-    });
+    lifecycle_.start(
+        [self](std::size_t index, std::latch& started) { self->run_worker(index, started); });
   }
 
   void post(Task* task) override {
@@ -190,16 +190,7 @@ class SingleQueueCoreOn final : public SingleQueueCore,
 
   void run_worker(std::size_t index, std::latch& started) {
     Worker& me = *workers_[index];
-    WorkerThreadScope scope({.context = {.scheduler = this,
-                                         .pool = nullptr,
-                                         .index = index,
-                                         .on_error = &options_.on_error,
-                                         .pool_name = &options_.name},
-                             .options = &options_,
-                             .topology = &topology_,
-                             .pin_cpu = plan_.empty() ? -1 : plan_[index],
-                             .counters = &me.counters,
-                             .pin_error_reported = lifecycle_.pin_error_reported()});
+    WorkerThreadScope scope(lifecycle_.worker_setup(index, me.counters, nullptr));
     started.count_down();
     while (Task* task = queue_.next(me.tokens, me.counters, index, lifecycle_)) {
       execute(me, task);

@@ -6,18 +6,21 @@
 
 namespace forage::detail {
 
-PoolLifecycle::PoolLifecycle(const Scheduler& scheduler, PoolKind kind,
-                             const std::string& pool_name, WakeAllWorkers wake_all_workers)
+PoolLifecycle::PoolLifecycle(Scheduler& scheduler, PoolKind kind, const PoolOptions& options,
+                             const Topology& topology, const std::vector<int>& plan,
+                             WakeAllWorkers wake_all_workers)
     : scheduler_(scheduler),
       kind_(kind),
-      name_(pool_name),
+      options_(options),
+      topology_(topology),
+      plan_(plan),
       wake_all_workers_(std::move(wake_all_workers)) {}
 
-void PoolLifecycle::start(std::size_t stack_size, const RunWorker& run_worker) {
+void PoolLifecycle::start(const RunWorker& run_worker) {
   std::lock_guard lock(mutex_);
   const std::size_t workers = counters_.size();
   std::latch started(static_cast<std::ptrdiff_t>(workers));
-  const std::size_t stack_bytes = resolve_stack_size(stack_size, kind_.type);
+  const std::size_t stack_bytes = resolve_stack_size(options_.stack_size, kind_.type);
   threads_.reserve(workers);
   try {
     for (std::size_t i = 0; i < workers; ++i) {
@@ -34,10 +37,24 @@ void PoolLifecycle::start(std::size_t stack_size, const RunWorker& run_worker) {
   started.wait();
 }
 
+WorkerThreadScope::Setup PoolLifecycle::worker_setup(std::size_t index, WorkerCounters& counters,
+                                                     std::atomic<Pool*>* pool) noexcept {
+  return {.context = {.scheduler = &scheduler_,
+                      .pool = pool,
+                      .index = index,
+                      .on_error = &options_.on_error,
+                      .pool_name = &options_.name},
+          .options = &options_,
+          .topology = &topology_,
+          .pin_cpu = plan_.empty() ? -1 : plan_[index],
+          .counters = &counters,
+          .pin_error_reported = &pin_error_reported_};
+}
+
 void PoolLifecycle::admit(Task* task) {
   if (idle_.try_admit()) return;
   task->invoke(task, TaskAction::cancel);
-  throw PoolClosed(std::string(kind_.type) + " '" + name_ +
+  throw PoolClosed(std::string(kind_.type) + " '" + options_.name +
                    "': spawn after shutdown(); spawn before calling shutdown(), or create " +
                    kind_.new_pool);
 }
@@ -51,7 +68,7 @@ void PoolLifecycle::retract_admission() {
 
 void PoolLifecycle::wait_idle() {
   if (on_own_worker()) {
-    throw WouldDeadlock(std::string(kind_.type) + " '" + name_ +
+    throw WouldDeadlock(std::string(kind_.type) + " '" + options_.name +
                         "': wait_idle() on one of its own workers would wait for the task "
                         "that is calling it; " +
                         kind_.wait_idle_advice);
@@ -61,7 +78,7 @@ void PoolLifecycle::wait_idle() {
 
 void PoolLifecycle::shutdown(Shutdown mode) {
   if (on_own_worker()) {
-    throw WouldDeadlock(std::string(kind_.type) + " '" + name_ +
+    throw WouldDeadlock(std::string(kind_.type) + " '" + options_.name +
                         "': shutdown() on one of its own workers would join itself; call it "
                         "from the thread that owns the pool");
   }
@@ -88,7 +105,7 @@ void PoolLifecycle::destroy_handle(const std::function<void()>& forget_handle) {
   if (on_own_worker()) {
     if (forget_handle) forget_handle();  // the handle is gone once we throw
     abandon_from_worker();
-    throw WouldDeadlock(std::string(kind_.type) + " '" + name_ +
+    throw WouldDeadlock(std::string(kind_.type) + " '" + options_.name +
                         "' destroyed on one of its own workers: it cannot join itself, so it "
                         "was closed and drains in the background; destroy a pool from the "
                         "thread that created it");

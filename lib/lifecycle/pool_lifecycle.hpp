@@ -60,8 +60,10 @@ class PoolLifecycle {
   // The body of worker `index`; it counts `started` down once it is ready to take work.
   using RunWorker = std::function<void(std::size_t index, std::latch& started)>;
 
-  // `scheduler` is the core that owns this object; `pool_name` lives in that core.
-  PoolLifecycle(const Scheduler& scheduler, PoolKind kind, const std::string& pool_name,
+  // `scheduler` is the core that owns this object; `options`, `topology` and `plan` (each
+  // worker's OS PU, empty when unpinned; filled in before start()) live in that core.
+  PoolLifecycle(Scheduler& scheduler, PoolKind kind, const PoolOptions& options,
+                const Topology& topology, const std::vector<int>& plan,
                 WakeAllWorkers wake_all_workers);
   PoolLifecycle(const PoolLifecycle&) = delete;
   PoolLifecycle& operator=(const PoolLifecycle&) = delete;
@@ -72,7 +74,12 @@ class PoolLifecycle {
   // Starts one thread per added worker and returns once each has counted `started` down.
   // Throws InvalidArgument for a bad stack size; if a thread cannot be started, closes the
   // pool, joins the threads that did start and rethrows.
-  void start(std::size_t stack_size, const RunWorker& run_worker);
+  void start(const RunWorker& run_worker);
+  // What worker `index` does before taking work and undoes after (WorkerThreadScope): its
+  // context, thread name, pin and on_worker_start. `pool` is for Pool::current(); null for a
+  // SingleQueuePool.
+  WorkerThreadScope::Setup worker_setup(std::size_t index, WorkerCounters& counters,
+                                        std::atomic<Pool*>* pool) noexcept;
 
   // A task from outside the pool: counts it, or, once the pool is closed, cancels it and
   // throws PoolClosed.
@@ -124,21 +131,22 @@ class PoolLifecycle {
   // is one of this pool's workers, whose queue and counters the operation uses.
   void assert_on_own_worker([[maybe_unused]] const char* operation) const noexcept {
     FORAGE_ASSERT(on_own_worker(),
-                  std::string(kind_.type) + " '" + name_ + "': " + operation +
+                  std::string(kind_.type) + " '" + options_.name + "': " + operation +
                       " runs only on a worker of this pool (it uses that worker's queue); "
                       "call it from a task running on this pool");
   }
 
-  std::atomic<bool>* pin_error_reported() noexcept { return &pin_error_reported_; }
   const std::vector<WorkerCounters*>& counters() const noexcept { return counters_; }
   PoolStats stats() const { return collect_stats(counters_); }
 
  private:
   void close_and_wake_all();
 
-  const Scheduler& scheduler_;
+  Scheduler& scheduler_;
   const PoolKind kind_;
-  const std::string& name_;
+  const PoolOptions& options_;
+  const Topology& topology_;
+  const std::vector<int>& plan_;
   const WakeAllWorkers wake_all_workers_;
 
   std::vector<WorkerCounters*> counters_;  // one per worker; fixed before start()
@@ -146,8 +154,8 @@ class PoolLifecycle {
   // Written (relaxed) by shutdown(cancel_pending) before the close; read by workers before
   // each task (cancelling()).
   std::atomic<bool> cancelling_{false};
-  // Written by the first worker that could not pin itself (one report per pool);
-  // WorkerThreadScope reads and writes it.
+  // Set by the first worker that could not pin itself (one report per pool; exchanged in
+  // WorkerThreadScope).
   std::atomic<bool> pin_error_reported_{false};
 
   std::mutex mutex_;                   // serializes start / shutdown / abandon

@@ -22,7 +22,7 @@ PoolCore::PoolCore(PoolOptions options, Pool* owner)
     : options_(std::move(options)),
       topology_(options_.topology ? *options_.topology : Topology::discover()),
       owner_(owner),
-      lifecycle_(*this, kPoolKind, options_.name, [this] { parking_.notify_all(); }) {
+      lifecycle_(*this, kPoolKind, options_, topology_, plan_, [this] { parking_.notify_all(); }) {
   const std::size_t workers =
       resolve_worker_count(options_.workers, Pool::kMaxWorkers, topology_, kPoolKind.type);
   plan_ = topology_.pinning_plan(workers, options_.pinning);
@@ -51,9 +51,8 @@ PoolCore::~PoolCore() = default;
 void PoolCore::start() {
   std::shared_ptr<PoolCore> self = shared_from_this();
   register_scheduler(self);
-  lifecycle_.start(options_.stack_size, [self](std::size_t index, std::latch& started) {
-    self->run_worker(index, started);
-  });
+  lifecycle_.start(
+      [self](std::size_t index, std::latch& started) { self->run_worker(index, started); });
 }
 
 WorkerSlot& PoolCore::own_slot(const char* operation) noexcept {

@@ -117,7 +117,7 @@ class PoolCore final : public Scheduler, public std::enable_shared_from_this<Poo
   EventCount<> parking_;      // idle workers sleep here
   WakeTargets wake_targets_;  // built from plan_
   // Start, admission, shutdown; holds &slots_[i]->counters. Last: it holds the worker
-  // threads, and refers to options_.name.
+  // threads, and refers to options_, topology_ and plan_.
   PoolLifecycle lifecycle_;
 };
 

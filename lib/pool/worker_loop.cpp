@@ -11,16 +11,7 @@ namespace forage::detail {
 
 void PoolCore::run_worker(std::size_t index, std::latch& started) {
   WorkerSlot& me = *slots_[index];
-  WorkerThreadScope scope({.context = {.scheduler = this,
-                                       .pool = &owner_,
-                                       .index = index,
-                                       .on_error = &options_.on_error,
-                                       .pool_name = &options_.name},
-                           .options = &options_,
-                           .topology = &topology_,
-                           .pin_cpu = plan_.empty() ? -1 : plan_[index],
-                           .counters = &me.counters,
-                           .pin_error_reported = lifecycle_.pin_error_reported()});
+  WorkerThreadScope scope(lifecycle_.worker_setup(index, me.counters, &owner_));
   started.count_down();  // after pinning: stats() show where every worker runs
   while (Task* task = next_task(me)) execute(me, task);
 }
