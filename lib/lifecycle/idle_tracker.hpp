@@ -25,8 +25,10 @@
 
 #include <atomic>
 #include <cstdint>
+#include <string>
 #include <vector>
 
+#include "forage/detail/assert.hpp"
 #include "sleep/event_count.hpp"
 #include "lifecycle/worker_context.hpp"
 
@@ -46,6 +48,8 @@ class IdleTracker {
       // ordered: a task either is admitted before the close or sees the closed bit.
     } while (!external_.compare_exchange_weak(state, state + kOne, std::memory_order_relaxed,
                                               std::memory_order_relaxed));
+    FORAGE_ASSERT(((state + kOne) >> kCountShift) != 0,
+                  "IdleTracker::try_admit overflowed the admitted count: " + decode(state));
     return true;
   }
 
@@ -53,14 +57,18 @@ class IdleTracker {
   // must also wake its parked workers: a drain may be waiting for this count.
   void retract() noexcept {
     // relaxed: as in try_admit.
-    external_.fetch_sub(kOne, std::memory_order_relaxed);
+    const std::uint64_t before = external_.fetch_sub(kOne, std::memory_order_relaxed);
+    FORAGE_ASSERT((before >> kCountShift) != 0,
+                  "IdleTracker::retract without a matching try_admit (the count would wrap): " +
+                      decode(before));
     notify_idle_waiters();
   }
 
   // Returns true if this call closed the pool. Any thread.
   bool close() noexcept {
     // acq_rel: totally ordered with try_admit (same word); release makes the close visible
-    // to workers that acquire it in closed().
+    // to workers that acquire it in closed(). Only the flag changes: the count's invariant
+    // (never wraps, checked in try_admit and retract) cannot break here.
     return (external_.fetch_or(kClosedBit, std::memory_order_acq_rel) & kClosedBit) == 0;
   }
 
@@ -80,7 +88,7 @@ class IdleTracker {
     }
     // relaxed: read after the acquires above; coherence gives at least the values that
     // happened-before them.
-    std::uint64_t spawned = external_.load(std::memory_order_relaxed) >> 1;
+    std::uint64_t spawned = external_.load(std::memory_order_relaxed) >> kCountShift;
     for (const WorkerCounters* counters : workers) {
       spawned += counters->spawned.load(std::memory_order_relaxed);
     }
@@ -102,9 +110,19 @@ class IdleTracker {
   // Called by a worker that ran out of work (its finish counts are already stored).
   void notify_idle_waiters() noexcept { idle_event_.notify_all(); }
 
- private:
+  // The packed `external_` word as text, for assertion messages and tests:
+  // "admitted=5 closed", "admitted=0 open".
+  static std::string decode(std::uint64_t word) {
+    return "admitted=" + std::to_string(word >> kCountShift) +
+           ((word & kClosedBit) != 0 ? " closed" : " open");
+  }
+
+  // The layout of `external_`: the closed flag in bit 0, the admitted count above it.
   static constexpr std::uint64_t kClosedBit = 1;
-  static constexpr std::uint64_t kOne = 2;  // the count lives above the closed bit
+  static constexpr unsigned kCountShift = 1;
+  static constexpr std::uint64_t kOne = std::uint64_t{1} << kCountShift;  // one admitted task
+
+ private:
 
   // (count of tasks admitted from outside) << 1 | closed. Written by outside spawners
   // (try_admit) and close(); read by workers (closed) and quiescence readers.

@@ -1,7 +1,7 @@
-// forage::Pool: construction, post, wait_idle, shutdown. The worker loop is in worker.cpp.
+// forage::Pool: construction, post, fork, trace. The worker loop is in worker_loop.cpp; start,
+// wait_idle and shutdown in lifecycle/pool_lifecycle.cpp.
 #include "forage/pool.hpp"
 
-#include <latch>
 #include <new>
 #include <utility>
 
@@ -10,12 +10,21 @@
 namespace forage {
 namespace detail {
 
+namespace {
+
+constexpr PoolKind kPoolKind{.type = "forage::Pool",
+                             .new_pool = "a new Pool",
+                             .wait_idle_advice = "wait from outside the pool, or use a TaskGroup"};
+
+}  // namespace
+
 PoolCore::PoolCore(PoolOptions options, Pool* owner)
     : options_(std::move(options)),
       topology_(options_.topology ? *options_.topology : Topology::discover()),
-      owner_(owner) {
+      owner_(owner),
+      lifecycle_(*this, kPoolKind, options_, topology_, plan_, [this] { parking_.notify_all(); }) {
   const std::size_t workers =
-      resolve_worker_count(options_.workers, Pool::kMaxWorkers, topology_, "forage::Pool");
+      resolve_worker_count(options_.workers, Pool::kMaxWorkers, topology_, kPoolKind.type);
   plan_ = topology_.pinning_plan(workers, options_.pinning);
   const std::size_t trace_events = options_.trace_buffer_events != 0
                                        ? options_.trace_buffer_events
@@ -23,7 +32,6 @@ PoolCore::PoolCore(PoolOptions options, Pool* owner)
   const auto trace_origin = TraceBuffer::Clock::now();
   wake_targets_ = WakeTargets(plan_);
   slots_.reserve(workers);
-  counters_.reserve(workers);
   for (std::size_t i = 0; i < workers; ++i) {
     auto slot = std::make_unique<WorkerSlot>(injection_);
     slot->index = i;
@@ -33,7 +41,7 @@ PoolCore::PoolCore(PoolOptions options, Pool* owner)
       slot->trace =
           std::make_unique<TraceBuffer>(static_cast<std::uint32_t>(i), trace_events, trace_origin);
     }
-    counters_.push_back(&slot->counters);
+    lifecycle_.add_worker(slot->counters);
     slots_.push_back(std::move(slot));
   }
 }
@@ -41,35 +49,19 @@ PoolCore::PoolCore(PoolOptions options, Pool* owner)
 PoolCore::~PoolCore() = default;
 
 void PoolCore::start() {
-  std::lock_guard lock(lifecycle_mutex_);
-  std::latch started(static_cast<std::ptrdiff_t>(slots_.size()));
   std::shared_ptr<PoolCore> self = shared_from_this();
   register_scheduler(self);
-  const std::size_t stack_bytes = resolve_stack_size(options_.stack_size, "forage::Pool");
-  threads_.reserve(slots_.size());
-  try {
-    for (std::size_t i = 0; i < slots_.size(); ++i) {
-      threads_.emplace_back([self, i, &started] { self->run_worker(i, started); }, stack_bytes);
-    }
-  } catch (...) {
-    // Could not start every thread: stop the ones that did, then report.
-    started.count_down(static_cast<std::ptrdiff_t>(slots_.size() - threads_.size()));
-    idle_.close();
-    parking_.notify_all();
-    for (WorkerThread& thread : threads_) thread.join();
-    joined_ = true;
-    throw;
-  }
-  started.wait();
+  lifecycle_.start(
+      [self](std::size_t index, std::latch& started) { self->run_worker(index, started); });
 }
 
-bool PoolCore::on_own_worker() const noexcept {
-  const WorkerContext* context = current_worker_context();
-  return context != nullptr && context->scheduler == this;
+WorkerSlot& PoolCore::own_slot(const char* operation) noexcept {
+  lifecycle_.assert_on_own_worker(operation);
+  return *slots_[current_worker_context()->index];
 }
 
 void PoolCore::post(Task* task) {
-  if (on_own_worker()) {
+  if (lifecycle_.on_own_worker()) {
     if (!push_own(*slots_[current_worker_context()->index], task)) throw std::bad_alloc();
     // Every push notifies (a fence and one load while nobody sleeps). Skipping it when the
     // deque looked non-empty loses wake-ups: a thief can empty it between our look and our
@@ -77,17 +69,9 @@ void PoolCore::post(Task* task) {
     if (slots_.size() > 1) notify_one_from(*slots_[current_worker_context()->index]);
     return;
   }
-  if (!idle_.try_admit()) {
-    task->invoke(task, TaskAction::cancel);
-    throw PoolClosed("forage::Pool '" + options_.name +
-                     "': spawn after shutdown(); spawn before calling shutdown(), or create a "
-                     "new Pool");
-  }
+  lifecycle_.admit(task);
   if (!injection_.enqueue(task)) {
-    idle_.retract();
-    // Workers parked while the admitted task was counted may be waiting for it to finish a
-    // drain; the count just dropped, so let them re-check.
-    parking_.notify_all();
+    lifecycle_.retract_admission();
     task->invoke(task, TaskAction::cancel);
     throw std::bad_alloc();
   }
@@ -100,7 +84,7 @@ void PoolCore::post(Task* task) {
 // parallelism, never progress. That saves a fence per join while the pool is busy (fib at 2
 // workers: 9.0 -> 6.6 ns per join, a 2.0x speedup over 1 worker instead of 1.5x).
 void PoolCore::fork(Task* task) noexcept {
-  WorkerSlot& me = *slots_[current_worker_context()->index];
+  WorkerSlot& me = own_slot("fork()");
   const bool was_empty = me.deque.empty_approx();
   // A task the deque could not take was cancelled: the joiner then runs it itself.
   if (push_own(me, task) && was_empty && slots_.size() > 1) notify_one_from(me);
@@ -149,42 +133,6 @@ bool PoolCore::push_own(WorkerSlot& me, Task* task) noexcept {
   return true;
 }
 
-void PoolCore::wait_idle() {
-  if (on_own_worker()) {
-    throw WouldDeadlock("forage::Pool '" + options_.name +
-                        "': wait_idle() on one of its own workers would wait for the task "
-                        "that is calling it; wait from outside the pool, or use a TaskGroup");
-  }
-  idle_.wait_quiescent(counters_);
-}
-
-void PoolCore::shutdown(Shutdown mode) {
-  if (on_own_worker()) {
-    throw WouldDeadlock("forage::Pool '" + options_.name +
-                        "': shutdown() on one of its own workers would join itself; call it "
-                        "from the thread that owns the pool");
-  }
-  std::lock_guard lock(lifecycle_mutex_);
-  if (joined_) return;
-  // relaxed: ordered before the close below, which workers acquire; execute() reads it
-  // as a hint (see there).
-  if (mode == Shutdown::cancel_pending) cancelling_.store(true, std::memory_order_relaxed);
-  idle_.close();
-  parking_.notify_all();  // sleepers re-check: cancel what is queued, or exit when finished
-  for (WorkerThread& thread : threads_) thread.join();
-  joined_ = true;
-}
-
-void PoolCore::abandon_from_worker() noexcept {
-  std::lock_guard lock(lifecycle_mutex_);
-  if (joined_) return;
-  idle_.close();
-  parking_.notify_all();
-  // Each worker holds a reference to this core; the last one to exit frees it.
-  for (WorkerThread& thread : threads_) thread.detach();
-  joined_ = true;
-}
-
 void PoolCore::report_error(std::exception_ptr error) noexcept {
   deliver_error(&options_.on_error, options_.name, error);
 }
@@ -204,30 +152,17 @@ Pool::Pool(PoolOptions options)
 
 Pool::~Pool() noexcept(false) {
   if (!core_) return;
-  if (core_->on_own_worker()) {
-    const std::string name = core_->name();
-    core_->forget_owner();  // this object is gone once we throw
-    core_->abandon_from_worker();
-    core_.reset();
-    throw WouldDeadlock("forage::Pool '" + name +
-                        "' destroyed on one of its own workers: it cannot join itself, so it "
-                        "was closed and drains in the background; destroy a pool from the "
-                        "thread that created it");
-  }
-  // Draining tasks may still call Pool::current()->spawn(): this object stays valid until
-  // the workers are joined.
-  core_->shutdown(Shutdown::drain);
-  core_->forget_owner();
+  core_->lifecycle().destroy_handle([this] { core_->forget_owner(); });
 }
 
 void Pool::post(detail::Task* task) { core_->post(task); }
-void Pool::wait_idle() { core_->wait_idle(); }
-void Pool::shutdown(Shutdown mode) { core_->shutdown(mode); }
-bool Pool::closed() const noexcept { return core_->closed(); }
+void Pool::wait_idle() { core_->lifecycle().wait_idle(); }
+void Pool::shutdown(Shutdown mode) { core_->lifecycle().shutdown(mode); }
+bool Pool::closed() const noexcept { return core_->lifecycle().closed(); }
 std::size_t Pool::worker_count() const noexcept { return core_->worker_count(); }
 const std::string& Pool::name() const noexcept { return core_->name(); }
 const std::vector<int>& Pool::pinning_plan() const noexcept { return core_->pinning_plan(); }
-PoolStats Pool::stats() const { return core_->stats(); }
+PoolStats Pool::stats() const { return core_->lifecycle().stats(); }
 Trace Pool::trace() const { return core_->trace(); }
 
 Pool* Pool::current() noexcept {

@@ -1,6 +1,7 @@
 // PoolCore: the state behind forage::Pool, shared by the Pool handle and its worker threads
 // (each worker holds a reference, so a pool destroyed from its own worker can finish draining
-// on its own). The worker loop is in worker.cpp, the public operations in pool.cpp.
+// on its own). The worker loop is in worker_loop.cpp, the public operations in pool.cpp; start,
+// shutdown, admission and wait_idle are the PoolLifecycle both pools share.
 #pragma once
 
 #include <atomic>
@@ -8,7 +9,6 @@
 #include <cstdint>
 #include <latch>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -21,12 +21,11 @@
 #include "forage/options.hpp"
 #include "forage/stats.hpp"
 #include "forage/topology.hpp"
-#include "lifecycle/idle_tracker.hpp"
+#include "lifecycle/pool_lifecycle.hpp"
 #include "lifecycle/scheduler.hpp"
 #include "pool/trace_buffer.hpp"
 #include "sleep/wake_targets.hpp"
 #include "lifecycle/worker_context.hpp"
-#include "lifecycle/worker_thread.hpp"
 
 namespace forage {
 class Pool;
@@ -79,26 +78,25 @@ class PoolCore final : public Scheduler, public std::enable_shared_from_this<Poo
   void start();
 
   void post(Task* task) override;
-  bool run_one_task() noexcept override;  // worker.cpp
+  // Owner-only (a worker of this pool; checked): run_one_task, fork, take_back,
+  // take_steal_request.
+  bool run_one_task() noexcept override;  // worker_loop.cpp
   void fork(Task* task) noexcept override;
-  bool take_back(Task* task) noexcept override;  // worker.cpp
-  bool take_steal_request() noexcept override;   // worker.cpp
+  bool take_back(Task* task) noexcept override;  // worker_loop.cpp
+  bool take_steal_request() noexcept override;   // worker_loop.cpp
   void report_error(std::exception_ptr error) noexcept override;
-  void wait_idle();
-  void shutdown(Shutdown mode);
-  // For a destroyed Pool handle: close, let the workers drain and exit on their own.
-  void abandon_from_worker() noexcept;
 
-  bool closed() const noexcept { return idle_.closed(); }
-  bool on_own_worker() const noexcept;
+  // wait_idle, shutdown, closed, stats, the handle's destructor.
+  PoolLifecycle& lifecycle() noexcept { return lifecycle_; }
+  const PoolLifecycle& lifecycle() const noexcept { return lifecycle_; }
+
   std::size_t worker_count() const noexcept { return slots_.size(); }
   const std::string& name() const noexcept { return options_.name; }
   const std::vector<int>& pinning_plan() const noexcept { return plan_; }
-  PoolStats stats() const { return collect_stats(counters_); }
   Trace trace() const;  // pool.cpp
   void forget_owner() noexcept;
 
-  // worker.cpp
+  // worker_loop.cpp
   void run_worker(std::size_t index, std::latch& started);
 
  private:
@@ -110,7 +108,8 @@ class PoolCore final : public Scheduler, public std::enable_shared_from_this<Poo
   void execute(WorkerSlot& me, Task* task) noexcept;
   void notify_one_from(WorkerSlot& me) noexcept;
   void wake_another_if_more_work(WorkerSlot& me) noexcept;
-  bool finished() const noexcept { return idle_.closed() && idle_.quiescent(counters_); }
+  // The slot of the calling thread, which must be one of this pool's workers (checked).
+  WorkerSlot& own_slot(const char* operation) noexcept;
 
   PoolOptions options_;
   Topology topology_;
@@ -119,18 +118,12 @@ class PoolCore final : public Scheduler, public std::enable_shared_from_this<Poo
 
   InjectionQueue injection_;
   std::vector<std::unique_ptr<WorkerSlot>> slots_;
-  std::vector<WorkerCounters*> counters_;  // &slots_[i]->counters, for IdleTracker
 
   EventCount<> parking_;      // idle workers sleep here
   WakeTargets wake_targets_;  // built from plan_
-  IdleTracker idle_;
-  // Set by shutdown(cancel_pending) before close; read (relaxed) before each task runs.
-  std::atomic<bool> cancelling_{false};
-  std::atomic<bool> pin_error_reported_{false};
-
-  std::mutex lifecycle_mutex_;  // serializes start/shutdown/abandon
-  std::vector<WorkerThread> threads_;
-  bool joined_ = false;  // guarded by lifecycle_mutex_
+  // Start, admission, shutdown; holds &slots_[i]->counters. Last: it holds the worker
+  // threads, and refers to options_, topology_ and plan_.
+  PoolLifecycle lifecycle_;
 };
 
 }  // namespace forage::detail

@@ -11,25 +11,14 @@ namespace forage::detail {
 
 void PoolCore::run_worker(std::size_t index, std::latch& started) {
   WorkerSlot& me = *slots_[index];
-  WorkerThreadScope scope({.context = {.scheduler = this,
-                                       .pool = &owner_,
-                                       .index = index,
-                                       .on_error = &options_.on_error,
-                                       .pool_name = &options_.name},
-                           .options = &options_,
-                           .topology = &topology_,
-                           .pin_cpu = plan_.empty() ? -1 : plan_[index],
-                           .counters = &me.counters,
-                           .pin_error_reported = &pin_error_reported_});
+  WorkerThreadScope scope(lifecycle_.worker_setup(index, me.counters, &owner_));
   started.count_down();  // after pinning: stats() show where every worker runs
   while (Task* task = next_task(me)) execute(me, task);
 }
 
 void PoolCore::execute(WorkerSlot& me, Task* task) noexcept {
   const std::int64_t trace_start = me.trace != nullptr ? me.trace->now() : 0;
-  // relaxed: a hint; a task that starts just after shutdown(cancel_pending) began is one the
-  // caller could not have told apart from one that started just before.
-  const bool cancel = cancelling_.load(std::memory_order_relaxed);
+  const bool cancel = lifecycle_.cancelling();  // a hint (see there)
   task->invoke(task, cancel ? TaskAction::cancel : TaskAction::run);
   // Recorded before the count below, so that a trace() taken after wait_idle() has it.
   if (me.trace != nullptr) [[unlikely]] {
@@ -44,7 +33,7 @@ void PoolCore::execute(WorkerSlot& me, Task* task) noexcept {
 // Help-while-wait (lib/wait_word.cpp): the caller is a task on one of our workers waiting for a
 // future. One pass in the order the loop uses, never parking: the waiter has its own sleep.
 bool PoolCore::run_one_task() noexcept {
-  WorkerSlot& me = *slots_[current_worker_context()->index];
+  WorkerSlot& me = own_slot("run_one_task()");
   Task* task = nullptr;
   if (std::optional<Task*> own = me.deque.pop()) {
     task = *own;
@@ -63,7 +52,7 @@ bool PoolCore::run_one_task() noexcept {
 // way. An empty deque means a thief took the forked task: stealing takes the oldest first,
 // so nothing older than it can still be below it.
 bool PoolCore::take_back(Task* task) noexcept {
-  WorkerSlot& me = *slots_[current_worker_context()->index];
+  WorkerSlot& me = own_slot("take_back()");
   while (std::optional<Task*> popped = me.deque.pop()) {
     if (*popped == task) {
       // release: as execute() does, once the caller has run it. Counting it first is safe: the
@@ -77,7 +66,7 @@ bool PoolCore::take_back(Task* task) noexcept {
 }
 
 bool PoolCore::take_steal_request() noexcept {
-  WorkerSlot& me = *slots_[current_worker_context()->index];
+  WorkerSlot& me = own_slot("take_steal_request()");
   // relaxed (both): a hint, see WorkerSlot::thieves_waiting.
   if (!me.thieves_waiting.load(std::memory_order_relaxed)) return false;
   me.thieves_waiting.store(false, std::memory_order_relaxed);
@@ -101,7 +90,7 @@ Task* PoolCore::next_task(WorkerSlot& me) {
     } while (backoff.wait());
 
     // 3. Out of work: tell wait_idle()/shutdown() waiters, then park (lib/sleep/README.md).
-    idle_.notify_idle_waiters();
+    lifecycle_.notify_idle_waiters();
     const auto key = parking_.prepare_wait();
     saw_contention = false;
     if (Task* task = search(me, saw_contention)) {
@@ -113,21 +102,15 @@ Task* PoolCore::next_task(WorkerSlot& me) {
       parking_.cancel_wait();
       continue;
     }
-    if (finished()) {
-      parking_.cancel_wait();
-      // Other sleepers must see it too, and so must a shutdown() waiting for quiescence.
-      parking_.notify_all();
-      idle_.notify_idle_waiters();
+    // 4. Exit once the pool is finished, else sleep until new work is announced.
+    const std::int64_t park_start = me.trace != nullptr ? me.trace->now() : 0;
+    if (!lifecycle_.park_unless_finished(parking_, key, WakeTargets::tag_of(me.index),
+                                         me.counters)) {
       return nullptr;
     }
-    WorkerCounters::bump(me.counters.parks, std::memory_order_relaxed);  // statistics
     if (me.trace != nullptr) [[unlikely]] {
-      const std::int64_t start = me.trace->now();
-      parking_.commit_wait(key, WakeTargets::tag_of(me.index));
-      me.trace->record(TraceKind::park, start, me.trace->now());
-      continue;
+      me.trace->record(TraceKind::park, park_start, me.trace->now());
     }
-    parking_.commit_wait(key, WakeTargets::tag_of(me.index));
   }
 }
 
