@@ -45,7 +45,7 @@ using test::NamedChunking;
 template <class System>
 class AlgorithmTest : public test::WatchedTest {};
 
-using Systems = test::FutureSystems;
+using test::Systems;
 TYPED_TEST_SUITE(AlgorithmTest, Systems);
 
 template <class System>

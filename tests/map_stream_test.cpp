@@ -35,7 +35,7 @@ using test::NamedChunking;
 template <class System>
 class MapStreamTest : public test::WatchedTest {};
 
-using Systems = test::FutureSystems;
+using test::Systems;
 TYPED_TEST_SUITE(MapStreamTest, Systems);
 
 template <class System>

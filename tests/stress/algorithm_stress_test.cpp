@@ -29,8 +29,7 @@ namespace {
 template <class System>
 class AlgorithmStress : public ::testing::Test {};
 
-using Systems =
-    ::testing::Types<test::WorkStealing, test::SingleQueueLocked, test::SingleQueueLockFree>;
+using test::Systems;
 TYPED_TEST_SUITE(AlgorithmStress, Systems);
 
 using test::iota_vector;
