@@ -29,18 +29,23 @@
 #include <gtest/gtest.h>
 
 #include "future_test_support.hpp"
+#include "range_test_support.hpp"
 #include "test_support.hpp"
 
 namespace forage {
 namespace {
 
+using test::CountingInput;
 using test::GatedPool;
+using test::iota_vector;
 using test::message_of;
+using test::mix;
+using test::NamedChunking;
 
 template <class System>
 class AlgorithmTest : public test::WatchedTest {};
 
-using Systems = test::FutureSystems;
+using test::Systems;
 TYPED_TEST_SUITE(AlgorithmTest, Systems);
 
 template <class System>
@@ -52,10 +57,6 @@ TYPED_TEST_SUITE(SingleQueueAlgorithmTest, SingleQueueSystems);
 using AlgorithmFixture = test::WatchedTest;
 
 // --- Helpers ---------------------------------------------------------------------------------
-
-// What the mapped function returns for x: spread out, so a result landing in the wrong slot
-// is seen.
-constexpr std::uint64_t mix(std::uint64_t x) { return (x + 1) * 0x9E3779B97F4A7C15ULL ^ (x >> 7); }
 
 // `iterations` steps of a dependent LCG: work the optimizer cannot drop, proportional to the
 // count.
@@ -72,11 +73,6 @@ MapOptions with(Chunking chunking) {
   return options;
 }
 
-struct NamedChunking {
-  const char* name;
-  Chunking chunking;
-};
-
 std::vector<NamedChunking> every_chunking() {
   return {{"adaptive", Chunking::adaptive()},
           {"fixed(1)", Chunking::fixed(1)},
@@ -87,12 +83,6 @@ std::vector<NamedChunking> every_chunking() {
 // The sizes where off-by-one mistakes in splitting and chunking show, plus a large one.
 std::vector<std::size_t> interesting_sizes(std::size_t workers) {
   return {0, 1, 2, 3, workers - 1, workers, workers + 1, test::scaled(1'000'000)};
-}
-
-std::vector<std::uint64_t> iota_vector(std::size_t n) {
-  std::vector<std::uint64_t> values(n);
-  std::iota(values.begin(), values.end(), std::uint64_t{0});
-  return values;
 }
 
 using Counters = std::vector<std::atomic<std::uint32_t>>;
@@ -113,42 +103,6 @@ std::size_t first_mismatch(const Vector& values, Expected expected) {
   }
   return values.size();
 }
-
-// A single-pass range of 0, 1, ..., n-1 that does not know its size, as a generator is.
-class Generated {
- public:
-  class iterator {
-   public:
-    using value_type = std::size_t;
-    using difference_type = std::ptrdiff_t;
-
-    iterator() = default;
-    explicit iterator(Generated* owner) : owner_(owner) {}
-    std::size_t operator*() const { return owner_->next_; }
-    iterator& operator++() {
-      ++owner_->next_;
-      return *this;
-    }
-    void operator++(int) { ++*this; }
-    friend bool operator==(const iterator& it, std::default_sentinel_t) { return it.at_end(); }
-
-   private:
-    bool at_end() const { return owner_->next_ == owner_->end_; }
-
-    Generated* owner_ = nullptr;
-  };
-
-  explicit Generated(std::size_t n) : end_(n) {}
-  iterator begin() { return iterator(this); }
-  std::default_sentinel_t end() const { return std::default_sentinel; }
-
- private:
-  std::size_t next_ = 0;
-  std::size_t end_;
-};
-static_assert(std::ranges::input_range<Generated>);
-static_assert(!std::ranges::forward_range<Generated>);
-static_assert(!std::ranges::sized_range<Generated>);
 
 // --- Results in order, each item once ------------------------------------------------------
 
@@ -207,7 +161,7 @@ TYPED_TEST(AlgorithmTest, ParallelMapAcceptsForwardAndSinglePassInputs) {
             (std::vector<int>{50, 30, 80, 10, 90, 20}));
 
   const std::size_t n = 1000;
-  Generated generated(n);
+  CountingInput generated(n);
   const auto out = parallel_map(*pool, generated, [](std::size_t x) { return mix(x); });
   ASSERT_EQ(out.size(), n);
   EXPECT_EQ(first_mismatch(out, [](std::size_t i) { return mix(i); }), n);
@@ -756,7 +710,7 @@ TYPED_TEST(AlgorithmTest, ParallelForEachVisitsEachItemOfASinglePassRangeOnce) {
   auto pool = TypeParam::make(2);
   const std::size_t n = 5000;
   Counters seen(n);
-  Generated generated(n);
+  CountingInput generated(n);
   // relaxed: read after parallel_for_each returned.
   parallel_for_each(*pool, generated,
                     [&seen](std::size_t v) { seen[v].fetch_add(1, std::memory_order_relaxed); });

@@ -25,17 +25,13 @@ namespace forage {
 namespace {
 
 using namespace std::chrono_literals;
-using test::DestructionCounter;
-using test::GatedPool;
-using test::let_workers_release;
-using test::message_of;
+using namespace test;  // the helpers of test_support.hpp and future_test_support.hpp
 
-using FutureFixture = test::WatchedTest;
+using FutureFixture = WatchedTest;
 
 template <class System>
 class FutureTest : public FutureFixture {};
 
-using Systems = test::FutureSystems;
 TYPED_TEST_SUITE(FutureTest, Systems);
 
 // --- Results ---------------------------------------------------------------------------------

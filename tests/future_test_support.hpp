@@ -1,4 +1,5 @@
-// Helpers shared by the futures tests (future_*_test.cpp, promise_test.cpp).
+// Helpers shared by the tests of futures and of what returns them (future_*_test.cpp,
+// promise_test.cpp, join_test.cpp, algorithm_test.cpp, map_*_test.cpp).
 #pragma once
 
 #include <atomic>
@@ -6,6 +7,8 @@
 #include <cstddef>
 #include <latch>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <utility>
@@ -15,9 +18,6 @@
 #include "test_support.hpp"
 
 namespace forage::test {
-
-// The three schedulers every typed futures test runs on.
-using FutureSystems = ::testing::Types<WorkStealing, SingleQueueLocked, SingleQueueLockFree>;
 
 // Every test has a watchdog: a lost wake-up fails the test instead of hanging the run.
 class WatchedTest : public ::testing::Test {
@@ -84,6 +84,28 @@ class DestructionCounter {
 
  private:
   std::atomic<int>* destroyed_;
+};
+
+// Records the ids of a pool's worker threads (through on_worker_start), so that a test can
+// tell where a callable ran.
+class WorkerThreads {
+ public:
+  PoolOptions options() {
+    PoolOptions options;
+    options.on_worker_start = [this](std::size_t) {
+      std::lock_guard lock(mutex_);
+      ids_.insert(std::this_thread::get_id());
+    };
+    return options;
+  }
+  bool contains(std::thread::id id) {
+    std::lock_guard lock(mutex_);
+    return ids_.count(id) != 0;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::set<std::thread::id> ids_;
 };
 
 template <class Error, class Call>

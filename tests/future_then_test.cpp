@@ -24,42 +24,17 @@ namespace forage {
 namespace {
 
 using namespace std::chrono_literals;
-using test::DestructionCounter;
-using test::GatedPool;
-using test::let_workers_release;
-using test::message_of;
-
-// The threads of one pool, recorded by PoolOptions::on_worker_start.
-class WorkerThreads {
- public:
-  PoolOptions options() {
-    PoolOptions options;
-    options.on_worker_start = [this](std::size_t) {
-      std::lock_guard lock(mutex_);
-      ids_.insert(std::this_thread::get_id());
-    };
-    return options;
-  }
-  bool contains(std::thread::id id) {
-    std::lock_guard lock(mutex_);
-    return ids_.count(id) != 0;
-  }
-
- private:
-  std::mutex mutex_;
-  std::set<std::thread::id> ids_;
-};
+using namespace test;  // the helpers of test_support.hpp and future_test_support.hpp
 
 struct CustomError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-using ThenFixture = test::WatchedTest;
+using ThenFixture = WatchedTest;
 
 template <class System>
 class ThenTest : public ThenFixture {};
 
-using Systems = test::FutureSystems;
 TYPED_TEST_SUITE(ThenTest, Systems);
 
 // --- Values ----------------------------------------------------------------------------------

@@ -30,8 +30,7 @@ using test::wait_for_sleeper;
 template <class System>
 class FutureWait : public ::testing::Test {};
 
-using Systems =
-    ::testing::Types<test::WorkStealing, test::SingleQueueLocked, test::SingleQueueLockFree>;
+using test::Systems;
 TYPED_TEST_SUITE(FutureWait, Systems);
 
 // The requirement: a chain this long, each link waiting for the next, on 1 and 2

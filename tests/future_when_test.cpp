@@ -23,17 +23,13 @@ namespace forage {
 namespace {
 
 using namespace std::chrono_literals;
-using test::DestructionCounter;
-using test::GatedPool;
-using test::let_workers_release;
-using test::message_of;
+using namespace test;  // the helpers of test_support.hpp and future_test_support.hpp
 
-using WhenFixture = test::WatchedTest;
+using WhenFixture = WatchedTest;
 
 template <class System>
 class WhenTest : public WhenFixture {};
 
-using Systems = test::FutureSystems;
 TYPED_TEST_SUITE(WhenTest, Systems);
 
 // --- when_all --------------------------------------------------------------------------------

@@ -71,18 +71,15 @@ void operator delete(void* memory, std::size_t, std::align_val_t) noexcept { rel
 namespace forage {
 namespace {
 
-using test::GatedPool;
-using test::let_workers_release;
-using test::message_of;
+using namespace test;  // the helpers of test_support.hpp and future_test_support.hpp
 
-using JoinFixture = test::WatchedTest;
+using JoinFixture = WatchedTest;
 
 template <class System>
 class JoinTest : public JoinFixture {};
 template <class System>
 class TaskGroupTest : public JoinFixture {};
 
-using Systems = test::FutureSystems;
 TYPED_TEST_SUITE(JoinTest, Systems);
 TYPED_TEST_SUITE(TaskGroupTest, Systems);
 
@@ -91,28 +88,6 @@ template <class PoolType, class F>
 auto on_worker(PoolType& pool, F fn) {
   return pool.submit(std::move(fn)).get();
 }
-
-// Records the ids of a pool's worker threads (through on_worker_start), so that a test can
-// tell where a callable ran.
-class WorkerThreads {
- public:
-  PoolOptions options() {
-    PoolOptions result;
-    result.on_worker_start = [this](std::size_t) {
-      std::lock_guard lock(mutex_);
-      ids_.insert(std::this_thread::get_id());
-    };
-    return result;
-  }
-  bool contains(std::thread::id id) {
-    std::lock_guard lock(mutex_);
-    return ids_.count(id) != 0;
-  }
-
- private:
-  std::mutex mutex_;
-  std::set<std::thread::id> ids_;
-};
 
 std::uint64_t fib(int n) {
   if (n < 2) return static_cast<std::uint64_t>(n);

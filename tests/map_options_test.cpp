@@ -126,7 +126,7 @@ TEST(MapOptions, DefaultsAreAdaptiveWithoutProgressOrWindow) {
 template <class System>
 class MapOptionsTest : public test::WatchedTest {};
 
-using Systems = test::FutureSystems;
+using test::Systems;
 TYPED_TEST_SUITE(MapOptionsTest, Systems);
 
 template <class Call>

@@ -20,17 +20,22 @@
 #include <gtest/gtest.h>
 
 #include "future_test_support.hpp"
+#include "range_test_support.hpp"
 #include "test_support.hpp"
 
 namespace forage {
 namespace {
 
+using test::CountingInput;
+using test::iota_vector;
 using test::message_of;
+using test::mix;
+using test::NamedChunking;
 
 template <class System>
 class MapStreamTest : public test::WatchedTest {};
 
-using Systems = test::FutureSystems;
+using test::Systems;
 TYPED_TEST_SUITE(MapStreamTest, Systems);
 
 template <class System>
@@ -41,25 +46,12 @@ TYPED_TEST_SUITE(SingleQueueMapStreamTest, SingleQueueSystems);
 
 // --- Helpers ---------------------------------------------------------------------------------
 
-constexpr std::uint64_t mix(std::uint64_t x) { return (x + 1) * 0x9E3779B97F4A7C15ULL ^ (x >> 7); }
-
-std::vector<std::uint64_t> iota_vector(std::size_t n) {
-  std::vector<std::uint64_t> values(n);
-  std::iota(values.begin(), values.end(), std::uint64_t{0});
-  return values;
-}
-
 MapOptions options_of(Chunking chunking, std::optional<std::size_t> max_in_flight = std::nullopt) {
   MapOptions options;
   options.chunking = chunking;
   options.max_in_flight = max_in_flight;
   return options;
 }
-
-struct NamedChunking {
-  const char* name;
-  Chunking chunking;
-};
 
 std::vector<NamedChunking> every_chunking() {
   return {{"adaptive", Chunking::adaptive()},
@@ -68,59 +60,6 @@ std::vector<NamedChunking> every_chunking() {
           {"fixed(7)", Chunking::fixed(7)},
           {"python", Chunking::python()}};
 }
-
-// 0, 1, 2, ... below `limit`: a single-pass range without a size, like a generator. It counts
-// the items read and notes a read from another thread than the one that made it (the stream
-// documents reading its input on the consuming thread; a read elsewhere is also a data race
-// on the plain counters, which TSan reports).
-class CountingInput {
- public:
-  class iterator {
-   public:
-    using value_type = std::size_t;
-    using difference_type = std::ptrdiff_t;
-
-    iterator() = default;
-    explicit iterator(CountingInput* owner) : owner_(owner) {}
-    std::size_t operator*() const {
-      owner_->note_read();
-      return owner_->next_;
-    }
-    iterator& operator++() {
-      ++owner_->next_;
-      return *this;
-    }
-    void operator++(int) { ++*this; }
-    friend bool operator==(const iterator& it, std::default_sentinel_t) { return it.at_end(); }
-
-   private:
-    bool at_end() const { return owner_->next_ == owner_->limit_; }
-
-    CountingInput* owner_ = nullptr;
-  };
-
-  explicit CountingInput(std::size_t limit) : limit_(limit) {}
-  iterator begin() { return iterator(this); }
-  std::default_sentinel_t end() const { return std::default_sentinel; }
-
-  std::size_t reads() const { return reads_; }
-  bool read_elsewhere() const { return read_elsewhere_; }
-
- private:
-  void note_read() {
-    ++reads_;
-    if (std::this_thread::get_id() != owner_thread_) read_elsewhere_ = true;
-  }
-
-  std::size_t next_ = 0;
-  std::size_t limit_;
-  std::size_t reads_ = 0;
-  bool read_elsewhere_ = false;
-  std::thread::id owner_thread_ = std::this_thread::get_id();
-};
-static_assert(std::ranges::input_range<CountingInput>);
-static_assert(!std::ranges::forward_range<CountingInput>);
-static_assert(!std::ranges::sized_range<CountingInput>);
 
 // --- Order and completeness ------------------------------------------------------------------
 

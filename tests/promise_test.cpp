@@ -21,17 +21,13 @@ namespace forage {
 namespace {
 
 using namespace std::chrono_literals;
-using test::DestructionCounter;
-using test::GatedPool;
-using test::let_workers_release;
-using test::message_of;
+using namespace test;  // the helpers of test_support.hpp and future_test_support.hpp
 
-using PromiseTest = test::WatchedTest;
+using PromiseTest = WatchedTest;
 
 template <class System>
 class PromiseOnPoolTest : public PromiseTest {};
 
-using Systems = test::FutureSystems;
 TYPED_TEST_SUITE(PromiseOnPoolTest, Systems);
 
 // --- Results ---------------------------------------------------------------------------------

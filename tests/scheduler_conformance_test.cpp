@@ -21,8 +21,7 @@ using std::chrono_literals::operator""s;
 template <class System>
 class SchedulerConformance : public ::testing::Test {};
 
-using Systems =
-    ::testing::Types<test::WorkStealing, test::SingleQueueLocked, test::SingleQueueLockFree>;
+using test::Systems;
 TYPED_TEST_SUITE(SchedulerConformance, Systems);
 
 TYPED_TEST(SchedulerConformance, EverySpawnedTaskRunsExactlyOnce) {

@@ -31,6 +31,12 @@ inline std::uint64_t test_seed() {
   return std::random_device{}();
 }
 
+// What the task (or leaf) for `id` returns in a stress test: spread out, so a lost or
+// duplicated result changes the sum of all of them.
+constexpr std::uint64_t value_of(std::uint64_t id) {
+  return (id + 1) * 0x9E3779B97F4A7C15ULL ^ (id >> 3);
+}
+
 // Short random pauses between operations so interleavings vary: nothing 7 times in 8,
 // otherwise up to 7 * relax_step cpu_relax calls.
 class Jitter {
@@ -105,6 +111,8 @@ class Watchdog {
 #include <memory>
 #include <string>
 
+#include <gtest/gtest.h>
+
 #include "forage/forage.hpp"
 
 namespace forage::test {
@@ -129,6 +137,9 @@ struct SingleQueueLockFree {
     return std::make_unique<SingleQueuePool>(workers, QueueKind::lock_free, std::move(options));
   }
 };
+
+// The three, as the type list of a typed test suite: TYPED_TEST_SUITE(SomeTest, test::Systems).
+using Systems = ::testing::Types<WorkStealing, SingleQueueLocked, SingleQueueLockFree>;
 
 // How many tasks `call` made the pool run: the executed count around it, with the pool
 // quiescent at both ends (a worker counts a task after the task returned, which may be after

@@ -280,9 +280,7 @@ void allocs_per_submit(benchmark::State& state, std::size_t workers) {
 // Calls fn(std::type_identity<Runner>{}) for each submit runner, in table order.
 template <class Fn>
 void for_each_submit_runner(Fn&& fn) {
-  fn(std::type_identity<ForageSubmit<forage::bench::ForageSystem>>{});
-  fn(std::type_identity<ForageSubmit<forage::bench::SingleQueueLockedSystem>>{});
-  fn(std::type_identity<ForageSubmit<forage::bench::SingleQueueLockFreeSystem>>{});
+  forage::bench::for_each_pool_runner<ForageSubmit>(fn);
 #ifdef FORAGE_HAVE_RVASER_THREAD_POOL
   fn(std::type_identity<RvaserSubmit>{});
 #endif
@@ -294,10 +292,16 @@ void for_each_submit_runner(Fn&& fn) {
 #endif
 }
 
-// "alloc/<system>/workers:<n>/<table>/<variant>".
-std::string name_of(const char* system, std::size_t workers, const char* table,
-                    const char* variant) {
-  return forage::bench::run_name("alloc", system, workers, std::string(table) + "/" + variant);
+// Registers run(state, workers) as "alloc/<system>/workers:<n>/<table>/<variant>" for each
+// worker count.
+template <class Run>
+void register_table_row(const char* system, const char* table, const char* variant,
+                        std::int64_t windows, Run run) {
+  forage::bench::register_per_worker_count(
+      "alloc", system, std::string(table) + "/" + variant, run,
+      [windows](benchmark::internal::Benchmark* b) {
+        b->UseRealTime()->Iterations(windows)->Unit(benchmark::kMillisecond);
+      });
 }
 
 }  // namespace
@@ -308,21 +312,17 @@ int main(int argc, char** argv) {
 
   forage::bench::for_each_fib_runner([windows](auto runner) {
     using Runner = typename decltype(runner)::type;
-    for (const std::size_t workers : forage::bench::worker_counts()) {
-      auto* b = benchmark::RegisterBenchmark(
-          name_of(Runner::kSystem, workers, "join", Runner::kVariant).c_str(),
-          [workers](benchmark::State& state) { allocs_per_join<Runner>(state, workers); });
-      b->UseRealTime()->Iterations(windows)->Unit(benchmark::kMillisecond);
-    }
+    register_table_row(Runner::kSystem, "join", Runner::kVariant, windows,
+                       [](benchmark::State& state, std::size_t workers) {
+                         allocs_per_join<Runner>(state, workers);
+                       });
   });
   for_each_submit_runner([windows](auto runner) {
     using Runner = typename decltype(runner)::type;
-    for (const std::size_t workers : forage::bench::worker_counts()) {
-      auto* b = benchmark::RegisterBenchmark(
-          name_of(Runner::kSystem, workers, "submit", Runner::kVariant).c_str(),
-          [workers](benchmark::State& state) { allocs_per_submit<Runner>(state, workers); });
-      b->UseRealTime()->Iterations(windows)->Unit(benchmark::kMillisecond);
-    }
+    register_table_row(Runner::kSystem, "submit", Runner::kVariant, windows,
+                       [](benchmark::State& state, std::size_t workers) {
+                         allocs_per_submit<Runner>(state, workers);
+                       });
   });
   return forage::bench::run_registered(argc, argv);
 }

@@ -76,6 +76,14 @@ void for_each_system(Fn&& fn) {
   fn(std::type_identity<SingleQueueLockFreeSystem>{});
 }
 
+// Calls fn(std::type_identity<Runner<System>>{}) for each system, in table order: the rows of
+// forage's pools in a suite's list of runners (the peers' rows follow).
+template <template <class> class Runner, class Fn>
+void for_each_pool_runner(Fn&& fn) {
+  for_each_system(
+      [&fn](auto system) { fn(std::type_identity<Runner<typename decltype(system)::type>>{}); });
+}
+
 // --- Counting finished tasks without a shared counter ---------------------------------------
 
 // One counter per worker, each on its own cache line. A worker finds its counter through a
@@ -270,6 +278,21 @@ class ForagePoolRunner {
   std::unique_ptr<PoolType> pool_;
 };
 
+// The runner base of the task-tree suites (nqueens, uts), whose tasks wait for their children:
+// a ForagePoolRunner on TreeSystem<System>, named after System.
+template <class System>
+class TreePoolRunner : public ForagePoolRunner<TreeSystem<System>> {
+ public:
+  using PoolType = typename System::PoolType;
+  static constexpr const char* kSystem = System::kName;
+
+  using ForagePoolRunner<TreeSystem<System>>::ForagePoolRunner;
+
+  // Tasks workers stole and times they slept, on Pool; a SingleQueuePool has nothing to steal
+  // from (its counters say 0).
+  bool has_stats() const { return PoolType::work_stealing; }
+};
+
 // Checks a count; on a mismatch skips the benchmark with a message naming `what`.
 inline bool check_count(benchmark::State& state, const char* what, std::uint64_t got,
                         std::uint64_t expected) {
@@ -278,6 +301,22 @@ inline bool check_count(benchmark::State& state, const char* what, std::uint64_t
                        std::to_string(got))
                           .c_str());
   return false;
+}
+
+// Times state's iterations of run(), which returns a count, checking each count against
+// `expected` (`what` names it in the message). Returns the time spent in run(), or nothing
+// once a count was wrong: the benchmark is then skipped.
+template <class Run>
+std::optional<Clock::duration> time_checked_runs(benchmark::State& state, const char* what,
+                                                 std::uint64_t expected, Run run) {
+  Clock::duration elapsed{};
+  for (auto _ : state) {
+    const Clock::time_point start = Clock::now();
+    const std::uint64_t got = run();
+    elapsed += Clock::now() - start;
+    if (!check_count(state, what, got, expected)) return std::nullopt;
+  }
+  return elapsed;
 }
 
 inline double to_ns(Clock::duration d) noexcept {
@@ -336,6 +375,19 @@ inline std::string run_name(std::string_view suite, std::string_view system, std
       std::string(suite) + "/" + std::string(system) + "/workers:" + std::to_string(workers);
   if (!variant.empty()) name += "/" + std::string(variant);
   return name;
+}
+
+// Registers run(state, workers) once per worker count of the sweep, named
+// run_name(suite, system, workers, variant), and hands each to settings(benchmark): for
+// suites that register one benchmark per worker count themselves.
+template <class Run, class Settings>
+void register_per_worker_count(std::string_view suite, std::string_view system,
+                               std::string_view variant, Run run, Settings settings) {
+  for (const std::size_t workers : worker_counts()) {
+    settings(benchmark::RegisterBenchmark(
+        run_name(suite, system, workers, variant).c_str(),
+        [run, workers](benchmark::State& state) { run(state, workers); }));
+  }
 }
 
 inline benchmark::internal::Benchmark* sweep_workers(benchmark::internal::Benchmark* b) {

@@ -141,9 +141,7 @@ class OpenMpFib : public OpenMpTeamRunner {
 // Calls fn(std::type_identity<Runner>{}) for each Fib runner, in table order.
 template <class Fn>
 void for_each_fib_runner(Fn&& fn) {
-  fn(std::type_identity<ForageFib<ForageSystem>>{});
-  fn(std::type_identity<ForageFib<SingleQueueLockedSystem>>{});
-  fn(std::type_identity<ForageFib<SingleQueueLockFreeSystem>>{});
+  for_each_pool_runner<ForageFib>(fn);
 #ifdef FORAGE_HAVE_ONETBB
   fn(std::type_identity<TbbFib<false>>{});
   fn(std::type_identity<TbbFib<true>>{});

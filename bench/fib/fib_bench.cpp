@@ -29,7 +29,7 @@
 // suite counts the same recursions' allocations).
 #include <cstddef>
 #include <cstdint>
-#include <string>
+#include <optional>
 
 #include <benchmark/benchmark.h>
 
@@ -57,18 +57,14 @@ void fib(benchmark::State& state, std::size_t workers, int n) {
   if (!forage::bench::check_count(state, "warm-up fib", runner.fib(n), expected)) return;
   const forage::PoolStats before = runner.stats();
 
-  Clock::duration elapsed{};
-  for (auto _ : state) {
-    const Clock::time_point start = Clock::now();
-    const std::uint64_t result = runner.fib(n);
-    elapsed += Clock::now() - start;
-    if (!forage::bench::check_count(state, "fib", result, expected)) return;
-  }
+  const std::optional<Clock::duration> elapsed = forage::bench::time_checked_runs(
+      state, "fib", expected, [&runner, n] { return runner.fib(n); });
+  if (!elapsed) return;
 
   const auto iterations = static_cast<std::uint64_t>(state.iterations());
   const std::uint64_t joins = joins_of(n) * iterations;
   state.SetItemsProcessed(static_cast<std::int64_t>(joins));
-  state.counters["ns_per_spawn"] = forage::bench::to_ns(elapsed) / static_cast<double>(joins);
+  state.counters["ns_per_spawn"] = forage::bench::to_ns(*elapsed) / static_cast<double>(joins);
   state.counters["joins_per_run"] = static_cast<double>(joins_of(n));
   if (runner.has_stats()) {
     const forage::PoolStats after = runner.stats();
@@ -88,13 +84,10 @@ int main(int argc, char** argv) {
   const int n = forage::bench::quick_mode() ? kQuickN : kN;
   forage::bench::for_each_fib_runner([n](auto runner) {
     using Runner = typename decltype(runner)::type;
-    for (const std::size_t workers : forage::bench::worker_counts()) {
-      const std::string name =
-          forage::bench::run_name("fib", Runner::kSystem, workers, Runner::kVariant);
-      auto* b = benchmark::RegisterBenchmark(
-          name.c_str(), [workers, n](benchmark::State& state) { fib<Runner>(state, workers, n); });
-      b->UseRealTime()->Unit(benchmark::kMillisecond);
-    }
+    forage::bench::register_per_worker_count(
+        "fib", Runner::kSystem, Runner::kVariant,
+        [n](benchmark::State& state, std::size_t workers) { fib<Runner>(state, workers, n); },
+        [](benchmark::internal::Benchmark* b) { b->UseRealTime()->Unit(benchmark::kMillisecond); });
   });
   return forage::bench::run_registered(argc, argv);
 }

@@ -224,9 +224,7 @@ class OpenMpIdler {
 // header).
 template <class Fn>
 void for_each_idler(Fn&& fn) {
-  fn(std::type_identity<PoolIdler<forage::bench::ForageSystem>>{});
-  fn(std::type_identity<PoolIdler<forage::bench::SingleQueueLockedSystem>>{});
-  fn(std::type_identity<PoolIdler<forage::bench::SingleQueueLockFreeSystem>>{});
+  forage::bench::for_each_pool_runner<PoolIdler>(fn);
 #ifdef FORAGE_HAVE_ONETBB
   fn(std::type_identity<OneTbbIdler>{});
 #endif

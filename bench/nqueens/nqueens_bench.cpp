@@ -41,6 +41,7 @@
 #include <cstdint>
 #include <map>
 #include <numeric>
+#include <optional>
 #include <string>
 #include <type_traits>
 
@@ -182,21 +183,14 @@ std::uint64_t solve_omp_task(const Board& board) {
 // benchmark thread.
 
 template <class System>
-class ForageRunner : public forage::bench::ForagePoolRunner<forage::bench::TreeSystem<System>> {
+class ForageRunner : public forage::bench::TreePoolRunner<System> {
  public:
-  using PoolType = typename System::PoolType;
-  static constexpr const char* kSystem = System::kName;
-
-  using forage::bench::ForagePoolRunner<forage::bench::TreeSystem<System>>::ForagePoolRunner;
+  using forage::bench::TreePoolRunner<System>::TreePoolRunner;
 
   std::uint64_t solve(const Board& board) {
-    PoolType& pool = *this->pool_;
+    auto& pool = *this->pool_;
     return pool.submit([&pool, board] { return solve_group(pool, board); }).get();
   }
-
-  // Tasks workers stole and times they slept, on Pool; a SingleQueuePool has nothing to steal
-  // from (its counters say 0).
-  bool has_stats() const { return PoolType::work_stealing; }
 };
 
 #ifdef FORAGE_HAVE_ONETBB
@@ -228,9 +222,7 @@ class OpenMpRunner : public forage::bench::OpenMpTeamRunner {
 // Calls fn(std::type_identity<Runner>{}) for each system, in table order.
 template <class Fn>
 void for_each_runner(Fn&& fn) {
-  fn(std::type_identity<ForageRunner<forage::bench::ForageSystem>>{});
-  fn(std::type_identity<ForageRunner<forage::bench::SingleQueueLockedSystem>>{});
-  fn(std::type_identity<ForageRunner<forage::bench::SingleQueueLockFreeSystem>>{});
+  forage::bench::for_each_pool_runner<ForageRunner>(fn);
 #ifdef FORAGE_HAVE_ONETBB
   fn(std::type_identity<OneTbbRunner>{});
 #endif
@@ -258,19 +250,15 @@ void nqueens(benchmark::State& state, std::size_t workers, int n) {
   }
   const forage::PoolStats before = runner.stats();
 
-  Clock::duration elapsed{};
-  for (auto _ : state) {
-    const Clock::time_point start = Clock::now();
-    const std::uint64_t solutions = runner.solve(Board{n});
-    elapsed += Clock::now() - start;
-    if (!forage::bench::check_count(state, "solutions", solutions, expected.solutions)) return;
-  }
+  const std::optional<Clock::duration> elapsed = forage::bench::time_checked_runs(
+      state, "solutions", expected.solutions, [&runner, n] { return runner.solve(Board{n}); });
+  if (!elapsed) return;
 
   const auto iterations = static_cast<std::uint64_t>(state.iterations());
   const auto per_run = [iterations](auto count) {
     return static_cast<double>(count) / static_cast<double>(iterations);
   };
-  const double ns = forage::bench::to_ns(elapsed);
+  const double ns = forage::bench::to_ns(*elapsed);
   state.SetItemsProcessed(static_cast<std::int64_t>(expected.placements * iterations));
   state.counters["ms_per_run"] = per_run(ns) * 1e-6;
   state.counters["ns_per_task"] = per_run(ns) / static_cast<double>(expected.placements);
@@ -290,13 +278,12 @@ int main(int argc, char** argv) {
   const int n = forage::bench::quick_mode() ? kQuickN : kN;
   for_each_runner([n](auto runner) {
     using Runner = typename decltype(runner)::type;
-    for (const std::size_t workers : forage::bench::worker_counts()) {
-      const std::string name = forage::bench::run_name("nqueens", Runner::kSystem, workers);
-      auto* b = benchmark::RegisterBenchmark(name.c_str(), [workers, n](benchmark::State& state) {
-        nqueens<Runner>(state, workers, n);
-      });
-      b->UseRealTime()->Iterations(kRuns)->Unit(benchmark::kMillisecond);
-    }
+    forage::bench::register_per_worker_count(
+        "nqueens", Runner::kSystem, {},
+        [n](benchmark::State& state, std::size_t workers) { nqueens<Runner>(state, workers, n); },
+        [](benchmark::internal::Benchmark* b) {
+          b->UseRealTime()->Iterations(kRuns)->Unit(benchmark::kMillisecond);
+        });
   });
   return forage::bench::run_registered(argc, argv);
 }

@@ -62,6 +62,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -335,9 +336,7 @@ void for_each_throughput_runner(Fn&& fn) {
 // Calls fn(std::type_identity<Runner>{}) for each round-trip runner, in table order.
 template <class Fn>
 void for_each_round_trip_runner(Fn&& fn) {
-  fn(std::type_identity<ForageRoundTrip<forage::bench::ForageSystem>>{});
-  fn(std::type_identity<ForageRoundTrip<forage::bench::SingleQueueLockedSystem>>{});
-  fn(std::type_identity<ForageRoundTrip<forage::bench::SingleQueueLockFreeSystem>>{});
+  forage::bench::for_each_pool_runner<ForageRoundTrip>(fn);
 #ifdef FORAGE_HAVE_RVASER_THREAD_POOL
   fn(std::type_identity<RvaserRoundTrip>{});
 #endif
@@ -357,19 +356,16 @@ void throughput(benchmark::State& state, std::size_t workers, std::uint64_t task
   if (!forage::bench::check_count(state, "warm-up tasks", runner.run(tasks), tasks)) return;
   const forage::PoolStats before = runner.stats();
 
-  Clock::duration elapsed{};
-  for (auto _ : state) {
-    const Clock::time_point start = Clock::now();
-    const std::uint64_t ran = runner.run(tasks);
-    elapsed += Clock::now() - start;
-    if (!forage::bench::check_count(state, "tasks", ran, tasks)) return;
-  }
+  const std::optional<Clock::duration> elapsed = forage::bench::time_checked_runs(
+      state, "tasks", tasks, [&runner, tasks] { return runner.run(tasks); });
+  if (!elapsed) return;
 
   const auto iterations = static_cast<std::uint64_t>(state.iterations());
   const std::uint64_t total = tasks * iterations;
   state.SetItemsProcessed(static_cast<std::int64_t>(total));
   // tasks per ns * 1e3 = million tasks per second
-  state.counters["Mtasks_per_s"] = static_cast<double>(total) / forage::bench::to_ns(elapsed) * 1e3;
+  state.counters["Mtasks_per_s"] =
+      static_cast<double>(total) / forage::bench::to_ns(*elapsed) * 1e3;
   state.counters["tasks_per_run"] = static_cast<double>(tasks);
   if (runner.has_stats()) {
     const forage::PoolStats after = runner.stats();
@@ -421,21 +417,21 @@ int main(int argc, char** argv) {
 
   for_each_throughput_runner([tasks](auto runner) {
     using Runner = typename decltype(runner)::type;
-    for (const std::size_t workers : forage::bench::worker_counts()) {
-      auto* b = benchmark::RegisterBenchmark(
-          forage::bench::run_name("submit", Runner::kSystem, workers, Runner::kVariant).c_str(),
-          [workers, tasks](benchmark::State& state) { throughput<Runner>(state, workers, tasks); });
-      b->UseRealTime()->Unit(benchmark::kMillisecond);
-    }
+    forage::bench::register_per_worker_count(
+        "submit", Runner::kSystem, Runner::kVariant,
+        [tasks](benchmark::State& state, std::size_t workers) {
+          throughput<Runner>(state, workers, tasks);
+        },
+        [](benchmark::internal::Benchmark* b) { b->UseRealTime()->Unit(benchmark::kMillisecond); });
   });
   for_each_round_trip_runner([round_trips](auto runner) {
     using Runner = typename decltype(runner)::type;
-    for (const std::size_t workers : forage::bench::worker_counts()) {
-      auto* b = benchmark::RegisterBenchmark(
-          forage::bench::run_name("submit", Runner::kSystem, workers, "round_trip").c_str(),
-          [workers](benchmark::State& state) { round_trip<Runner>(state, workers); });
-      b->UseManualTime()->Iterations(round_trips)->Unit(benchmark::kMicrosecond);
-    }
+    forage::bench::register_per_worker_count(
+        "submit", Runner::kSystem, "round_trip",
+        [](benchmark::State& state, std::size_t workers) { round_trip<Runner>(state, workers); },
+        [round_trips](benchmark::internal::Benchmark* b) {
+          b->UseManualTime()->Iterations(round_trips)->Unit(benchmark::kMicrosecond);
+        });
   });
   return forage::bench::run_registered(argc, argv);
 }

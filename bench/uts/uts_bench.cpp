@@ -48,6 +48,7 @@
 #include <map>
 #include <memory>
 #include <numeric>
+#include <optional>
 #include <string>
 #include <type_traits>
 
@@ -206,21 +207,14 @@ std::uint64_t count_omp_task(const Tree& tree, const Node& node) {
 // benchmark skipped, on failure), count(tree) walks the tree from the benchmark thread.
 
 template <class System>
-class ForageRunner : public forage::bench::ForagePoolRunner<forage::bench::TreeSystem<System>> {
+class ForageRunner : public forage::bench::TreePoolRunner<System> {
  public:
-  using PoolType = typename System::PoolType;
-  static constexpr const char* kSystem = System::kName;
-
-  using forage::bench::ForagePoolRunner<forage::bench::TreeSystem<System>>::ForagePoolRunner;
+  using forage::bench::TreePoolRunner<System>::TreePoolRunner;
 
   std::uint64_t count(const Tree& tree) {
-    PoolType& pool = *this->pool_;
+    auto& pool = *this->pool_;
     return pool.submit([&pool, &tree] { return count_group(pool, tree, tree.root()); }).get();
   }
-
-  // Tasks workers stole and times they slept, on Pool; a SingleQueuePool has nothing to steal
-  // from (its counters say 0).
-  bool has_stats() const { return PoolType::work_stealing; }
 };
 
 #ifdef FORAGE_HAVE_ONETBB
@@ -252,9 +246,7 @@ class OpenMpRunner : public forage::bench::OpenMpTeamRunner {
 // Calls fn(std::type_identity<Runner>{}) for each system, in table order.
 template <class Fn>
 void for_each_runner(Fn&& fn) {
-  fn(std::type_identity<ForageRunner<forage::bench::ForageSystem>>{});
-  fn(std::type_identity<ForageRunner<forage::bench::SingleQueueLockedSystem>>{});
-  fn(std::type_identity<ForageRunner<forage::bench::SingleQueueLockFreeSystem>>{});
+  forage::bench::for_each_pool_runner<ForageRunner>(fn);
 #ifdef FORAGE_HAVE_ONETBB
   fn(std::type_identity<OneTbbRunner>{});
 #endif
@@ -276,19 +268,15 @@ void uts(benchmark::State& state, std::size_t workers, int depth_limit) {
   if (!forage::bench::check_count(state, "warm-up nodes", runner.count(tree), expected)) return;
   const forage::PoolStats before = runner.stats();
 
-  Clock::duration elapsed{};
-  for (auto _ : state) {
-    const Clock::time_point start = Clock::now();
-    const std::uint64_t nodes = runner.count(tree);
-    elapsed += Clock::now() - start;
-    if (!forage::bench::check_count(state, "nodes", nodes, expected)) return;
-  }
+  const std::optional<Clock::duration> elapsed = forage::bench::time_checked_runs(
+      state, "nodes", expected, [&runner, &tree] { return runner.count(tree); });
+  if (!elapsed) return;
 
   const auto iterations = static_cast<std::uint64_t>(state.iterations());
   const auto per_run = [iterations](auto count) {
     return static_cast<double>(count) / static_cast<double>(iterations);
   };
-  const double ns = forage::bench::to_ns(elapsed);
+  const double ns = forage::bench::to_ns(*elapsed);
   state.SetItemsProcessed(static_cast<std::int64_t>(expected * iterations));
   state.counters["Mnodes_per_s"] = static_cast<double>(expected) / per_run(ns) * 1e3;
   state.counters["ms_per_run"] = per_run(ns) * 1e-6;
@@ -307,14 +295,14 @@ int main(int argc, char** argv) {
   const int depth_limit = forage::bench::quick_mode() ? kQuickDepthLimit : kDepthLimit;
   for_each_runner([depth_limit](auto runner) {
     using Runner = typename decltype(runner)::type;
-    for (const std::size_t workers : forage::bench::worker_counts()) {
-      const std::string name = forage::bench::run_name("uts", Runner::kSystem, workers);
-      auto* b = benchmark::RegisterBenchmark(name.c_str(),
-                                             [workers, depth_limit](benchmark::State& state) {
-                                               uts<Runner>(state, workers, depth_limit);
-                                             });
-      b->UseRealTime()->Iterations(kRuns)->Unit(benchmark::kMillisecond);
-    }
+    forage::bench::register_per_worker_count(
+        "uts", Runner::kSystem, {},
+        [depth_limit](benchmark::State& state, std::size_t workers) {
+          uts<Runner>(state, workers, depth_limit);
+        },
+        [](benchmark::internal::Benchmark* b) {
+          b->UseRealTime()->Iterations(kRuns)->Unit(benchmark::kMillisecond);
+        });
   });
   return forage::bench::run_registered(argc, argv);
 }

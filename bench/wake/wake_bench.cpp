@@ -287,9 +287,7 @@ class RvaserWaker {
 // Calls fn(std::type_identity<Waker>{}) for each system, in table order.
 template <class Fn>
 void for_each_waker(Fn&& fn) {
-  fn(std::type_identity<PoolWaker<forage::bench::ForageSystem>>{});
-  fn(std::type_identity<PoolWaker<forage::bench::SingleQueueLockedSystem>>{});
-  fn(std::type_identity<PoolWaker<forage::bench::SingleQueueLockFreeSystem>>{});
+  forage::bench::for_each_pool_runner<PoolWaker>(fn);
 #ifdef FORAGE_HAVE_ONETBB
   fn(std::type_identity<OneTbbWaker>{});
 #endif

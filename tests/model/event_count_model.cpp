@@ -9,34 +9,21 @@
 //
 // Mutants: removing either seq_cst fence of the store-buffering pair (park_waiter_seq_cst in
 // prepare_wait, park_producer_seq_cst in notify) must be caught as a deadlock.
-#include <cstdint>
-#include <iostream>
-
 #include <gtest/gtest.h>
 
-#include "sleep/event_count.hpp"
+#include "model/model_runner.hpp"
 #include "model/relacy_atomics.hpp"
+#include "sleep/event_count.hpp"
+#include "test_support.hpp"
 
 namespace forage::model {
 namespace {
 
+// The waiter's side of the protocol: test_support.hpp's, on the model's event count.
+using test::wait_until;
+
 template <class Atoms>
 using ModelEventCount = detail::EventCount<Atoms, RelacyBlocking>;
-
-// The waiter's side of the protocol (lib/sleep/README.md): announce, re-check, then cancel or sleep,
-// and look again after every wake-up. `found` is the re-check; it returns true when the
-// waiter has something to do.
-template <class Atoms, class Found>
-void wait_until(ModelEventCount<Atoms>& event_count, Found found) {
-  for (;;) {
-    const auto key = event_count.prepare_wait();
-    if (found()) {
-      event_count.cancel_wait();
-      return;
-    }
-    event_count.commit_wait(key);
-  }
-}
 
 // One producer publishes a flag (relaxed: the only ordering is the protocol's) and calls
 // notify_one; one consumer waits for the flag.
@@ -140,20 +127,10 @@ using NoProducerFence = RelacyAtomics<detail::FenceSite::park_producer_seq_cst>;
 constexpr rl::iteration_t kRandomIterations = 1'000'000;
 constexpr rl::iteration_t kMutantIterations = 1'000'000;
 
-template <class Test>
-void expect_passes(const rl::test_params& params) {
-  const ModelRun run = run_model<Test>(params);
-  std::cout << "[ model    ] " << run.summary() << '\n';
-  EXPECT_TRUE(run.passed) << run.summary() << '\n' << run.log;
-}
-
 // A lost wake-up leaves the consumer asleep with nobody left to wake it.
 template <class Test>
 void expect_deadlock(const rl::test_params& params) {
-  const ModelRun run = run_model<Test>(params);
-  std::cout << "[ mutant   ] caught: " << run.summary() << '\n';
-  EXPECT_FALSE(run.passed) << "the mutant was not caught: " << run.summary();
-  EXPECT_EQ(run.result, rl::test_result_deadlock) << run.log;
+  expect_mutant_caught<Test>(params, rl::test_result_deadlock);
 }
 
 TEST(EventCountModel, PublishThenNotifyOneNeverLosesTheWakeUpRandomScheduler) {

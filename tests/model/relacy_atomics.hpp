@@ -16,18 +16,13 @@
 //
 // Include this only in a model-check executable: relacy.hpp replaces the global operator
 // new/delete (without the sized forms, hence -fno-sized-deallocation) to track the test's
-// memory. The end of the file runs a model: run_model<Test>(random_scheduler(n)) or
-// run_model<Test>(context_bound_scheduler(k)), with Relacy's report kept in a string.
+// memory. model_runner.hpp runs a model with these policies.
 #pragma once
 
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
-#include <ostream>
-#include <sstream>
-#include <streambuf>
-#include <string>
 #include <type_traits>
 #include <version>
 #if defined(__cpp_lib_source_location)
@@ -240,77 +235,5 @@ struct RelacyBlocking {
     word.wake(count, site);
   }
 };
-
-// --- Running a model ---------------------------------------------------------------------
-
-// Relacy writes its report while its allocator is active: anything the stream allocates then
-// is taken for the test's own memory (and freeing the stream's old buffer for a bad free).
-// So the log is a fixed buffer, allocated before the run, that drops what does not fit.
-class BoundedLog : public std::streambuf {
- public:
-  explicit BoundedLog(std::size_t capacity) : buffer_(capacity, '\0') {
-    setp(buffer_.data(), buffer_.data() + buffer_.size());
-  }
-  std::string text() const {
-    std::string out(pbase(), pptr());
-    if (truncated_) out += "\n[... log truncated ...]\n";
-    return out;
-  }
-
- protected:
-  int_type overflow(int_type ch) override {
-    truncated_ = true;
-    return traits_type::not_eof(ch);
-  }
-
- private:
-  std::string buffer_;
-  bool truncated_ = false;
-};
-
-// What one rl::simulate call found. `log` holds Relacy's report (and, for a failure, the
-// execution history of the failing iteration); print it only when the outcome is unexpected.
-struct ModelRun {
-  bool passed;                 // no iteration failed
-  rl::test_result_e result;    // the failure found, or test_result_success
-  rl::iteration_t iterations;  // iterations run (for a failure: the failing iteration)
-  std::string log;
-
-  std::string summary() const {
-    std::ostringstream out;
-    out << (passed ? "passed" : rl::test_result_str(result)) << " after " << iterations
-        << " iterations";
-    return out.str();
-  }
-};
-
-// Runs Test (an rl::test_suite expecting success) with the given scheduler settings, keeping
-// Relacy's output out of the test log.
-template <class Test>
-ModelRun run_model(rl::test_params params) {
-  BoundedLog buffer(std::size_t{1} << 20);
-  std::ostream log(&buffer);
-  params.output_stream = &log;
-  params.progress_stream = &log;
-  const bool passed = rl::simulate<Test>(params);
-  return {passed, params.test_result, params.stop_iteration, buffer.text()};
-}
-
-inline rl::test_params random_scheduler(rl::iteration_t iterations) {
-  rl::test_params params;
-  params.search_type = rl::sched_random;
-  params.iteration_count = iterations;
-  return params;
-}
-
-// The context-bound scheduler explores every interleaving with at most `bound` preemptions
-// (switches away from a thread that could go on; blocking does not count), until the search
-// tree is exhausted: Relacy ignores iteration_count for it.
-inline rl::test_params context_bound_scheduler(unsigned bound) {
-  rl::test_params params;
-  params.search_type = rl::sched_bound;
-  params.context_bound = bound;
-  return params;
-}
 
 }  // namespace forage::model

@@ -20,6 +20,7 @@
 
 #include <gtest/gtest.h>
 
+#include "range_test_support.hpp"
 #include "test_support.hpp"
 
 namespace forage {
@@ -28,17 +29,11 @@ namespace {
 template <class System>
 class AlgorithmStress : public ::testing::Test {};
 
-using Systems =
-    ::testing::Types<test::WorkStealing, test::SingleQueueLocked, test::SingleQueueLockFree>;
+using test::Systems;
 TYPED_TEST_SUITE(AlgorithmStress, Systems);
 
-constexpr std::uint64_t mix(std::uint64_t x) { return (x + 1) * 0x9E3779B97F4A7C15ULL ^ (x >> 7); }
-
-std::vector<std::uint64_t> iota_vector(std::size_t n) {
-  std::vector<std::uint64_t> values(n);
-  std::iota(values.begin(), values.end(), std::uint64_t{0});
-  return values;
-}
+using test::iota_vector;
+using test::mix;
 
 Chunking random_chunking(std::minstd_rand& rng) {
   switch (rng() % 4) {

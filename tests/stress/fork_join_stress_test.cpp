@@ -25,14 +25,11 @@ using namespace std::chrono_literals;
 template <class System>
 class ForkJoinStress : public ::testing::Test {};
 
-using Systems =
-    ::testing::Types<test::WorkStealing, test::SingleQueueLocked, test::SingleQueueLockFree>;
+using test::Systems;
 TYPED_TEST_SUITE(ForkJoinStress, Systems);
 
-// What the leaf for `id` returns: spread out, so a lost or duplicated leaf changes the sum.
-constexpr std::uint64_t value_of(std::uint64_t id) {
-  return (id + 1) * 0x9E3779B97F4A7C15ULL ^ (id >> 3);
-}
+// What the leaf for `id` returns.
+using test::value_of;
 
 // Visits ids [first, end) with nested joins, splitting a third / two thirds so that the tree
 // is lopsided (deeper than a balanced one: ~log1.5(n) levels) and the forked half is the

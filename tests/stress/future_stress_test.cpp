@@ -26,14 +26,11 @@ using namespace std::chrono_literals;
 template <class System>
 class FutureStress : public ::testing::Test {};
 
-using Systems =
-    ::testing::Types<test::WorkStealing, test::SingleQueueLocked, test::SingleQueueLockFree>;
+using test::Systems;
 TYPED_TEST_SUITE(FutureStress, Systems);
 
-// What the task for `id` returns: spread out, so a lost or duplicated result changes the sum.
-constexpr std::uint64_t value_of(std::uint64_t id) {
-  return (id + 1) * 0x9E3779B97F4A7C15ULL ^ (id >> 3);
-}
+// What the task for `id` returns.
+using test::value_of;
 
 // Ids [0, total) are tasks, one submit/get pair each, in three levels: an outside thread
 // submits and gets an outer task per range of kRange ids; the outer task (on a worker) submits

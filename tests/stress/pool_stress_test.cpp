@@ -18,8 +18,7 @@ using namespace std::chrono_literals;
 template <class System>
 class SchedulerStress : public ::testing::Test {};
 
-using Systems =
-    ::testing::Types<test::WorkStealing, test::SingleQueueLocked, test::SingleQueueLockFree>;
+using test::Systems;
 TYPED_TEST_SUITE(SchedulerStress, Systems);
 
 // Each task marks its own slot, then spawns the tasks for two child slots (a heap-shaped
