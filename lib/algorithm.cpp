@@ -3,12 +3,12 @@
 #include <optional>
 #include <string>
 
+#include "exception_text.hpp"
 #include "forage/detail/map_stream.hpp"
 #include "forage/detail/range_job.hpp"
 #include "forage/errors.hpp"
 #include "forage/map_options.hpp"
 #include "lifecycle/scheduler.hpp"
-#include "exception_text.hpp"
 #include "lifecycle/worker_context.hpp"
 
 namespace forage {

@@ -1,17 +1,18 @@
 // The compiled half of the futures layer (future.hpp, promise.hpp and the shared state and
 // continuations they use): scheduling continuations on the right pool, and the error
 // messages. Waiting is lib/wait_word.cpp's.
+#include "forage/future.hpp"
+
 #include <chrono>
 #include <memory>
 #include <string>
 
 #include "forage/detail/continuations.hpp"
 #include "forage/errors.hpp"
-#include "forage/future.hpp"
 #include "forage/promise.hpp"
-#include "sleep/futex.hpp"
 #include "lifecycle/scheduler.hpp"
 #include "lifecycle/worker_context.hpp"
+#include "sleep/futex.hpp"
 
 namespace forage::detail {
 

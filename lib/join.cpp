@@ -1,8 +1,9 @@
 // The compiled half of fork-join: reaching the calling worker's scheduler, and TaskGroup.
+#include "forage/join.hpp"
+
 #include <string>
 
 #include "forage/errors.hpp"
-#include "forage/join.hpp"
 #include "lifecycle/scheduler.hpp"
 #include "lifecycle/worker_context.hpp"
 

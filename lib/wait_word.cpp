@@ -6,10 +6,10 @@
 
 #include <algorithm>
 
-#include "sleep/backoff.hpp"
-#include "sleep/futex.hpp"
 #include "lifecycle/scheduler.hpp"
 #include "lifecycle/worker_context.hpp"
+#include "sleep/backoff.hpp"
+#include "sleep/futex.hpp"
 
 namespace forage::detail {
 

@@ -116,7 +116,8 @@ TYPED_TEST(SchedulerConformance, PostOnClosedPoolCancelsTheTaskThenThrows) {
   pool->shutdown();
   std::atomic<std::size_t> ran{0};
   std::atomic<std::size_t> cancelled{0};
-  EXPECT_THROW(detail::SchedulerAccess::post(*pool, new test::CountingTask(ran, cancelled)), PoolClosed);
+  EXPECT_THROW(detail::SchedulerAccess::post(*pool, new test::CountingTask(ran, cancelled)),
+               PoolClosed);
   EXPECT_EQ(ran.load(std::memory_order_relaxed), 0u);
   EXPECT_EQ(cancelled.load(std::memory_order_relaxed), 1u);
 }
@@ -153,7 +154,8 @@ TYPED_TEST(SchedulerConformance, CancelPendingReportsEveryDroppedTask) {
   blocker_running.wait();
   std::atomic<std::size_t> ran{0};
   std::atomic<std::size_t> cancelled{0};
-  for (std::size_t i = 0; i < kQueued; ++i) detail::SchedulerAccess::post(*pool, new test::CountingTask(ran, cancelled));
+  for (std::size_t i = 0; i < kQueued; ++i)
+    detail::SchedulerAccess::post(*pool, new test::CountingTask(ran, cancelled));
 
   std::thread stopper([&] { pool->shutdown(Shutdown::cancel_pending); });
   while (!pool->closed()) std::this_thread::yield();
@@ -228,7 +230,8 @@ TYPED_TEST(SchedulerConformance, DestroyOnOwnWorkerThrowsWouldDeadlockAndStillDr
   std::atomic<std::size_t> ran{0};
   std::atomic<std::size_t> cancelled{0};
   std::atomic<bool> threw{false};
-  for (std::size_t i = 0; i < kQueued; ++i) detail::SchedulerAccess::post(*raw, new test::CountingTask(ran, cancelled));
+  for (std::size_t i = 0; i < kQueued; ++i)
+    detail::SchedulerAccess::post(*raw, new test::CountingTask(ran, cancelled));
   std::atomic<bool> spawn_returned{false};
   raw->spawn([raw, &threw, &spawn_returned] {
     // acquire: pairs with the release below. Destroying an object while another thread is
@@ -301,7 +304,8 @@ TYPED_TEST(SchedulerConformance, DestructorDrainsQueuedTasks) {
   std::atomic<std::size_t> cancelled{0};
   {
     auto pool = TypeParam::make(2);
-    for (int i = 0; i < 5000; ++i) detail::SchedulerAccess::post(*pool, new test::CountingTask(ran, cancelled));
+    for (int i = 0; i < 5000; ++i)
+      detail::SchedulerAccess::post(*pool, new test::CountingTask(ran, cancelled));
   }
   EXPECT_EQ(ran.load(std::memory_order_relaxed), 5000u);
   EXPECT_EQ(cancelled.load(std::memory_order_relaxed), 0u);

@@ -1,8 +1,8 @@
 // The futures' shared state (forage/detail/shared_state.hpp): its packed status word, what
 // decode() says of it, and the contract checks on its transitions and reference count.
-#include <gtest/gtest.h>
-
 #include "forage/detail/shared_state.hpp"
+
+#include <gtest/gtest.h>
 
 namespace forage {
 namespace {

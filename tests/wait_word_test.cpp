@@ -1,10 +1,10 @@
 // CountLatch and Signal (forage/detail/wait_word.hpp): their packed words, what decode() says of
 // them, and the contract checks on every update.
-#include <gtest/gtest.h>
+#include "forage/detail/wait_word.hpp"
 
 #include <thread>
 
-#include "forage/detail/wait_word.hpp"
+#include <gtest/gtest.h>
 
 namespace forage {
 namespace {

@@ -255,9 +255,12 @@ TEST(WorkDeque, FailedGrowthLeavesTheDequeUnchanged) {
 template <class Handle>
 concept CanPushOrPop = requires(Handle handle) {
   handle.push(1);
-} || requires(Handle handle) { handle.pop(); };
+}
+|| requires(Handle handle) { handle.pop(); };
 template <class Handle>
-concept CanSteal = requires(Handle handle) { handle.steal(); };
+concept CanSteal = requires(Handle handle) {
+  handle.steal();
+};
 
 static_assert(!CanPushOrPop<DequeStealer<int>>);
 static_assert(!CanPushOrPop<const DequeStealer<int>>);

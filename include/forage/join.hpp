@@ -177,7 +177,8 @@ template <Executor E, class F>
 ValueOrMonostate<std::invoke_result_t<F&>> run_inside(E& executor, F&& fn, const char* where) {
   if (rt::on_scheduler(SchedulerAccess::id(executor))) return invoke_for_value(fn);
   EntryTask<std::remove_reference_t<F>> entry(fn);
-  SchedulerAccess::post(executor, &entry);  // a refusal cancels the entry (finishing it) before it throws
+  SchedulerAccess::post(executor,
+                        &entry);  // a refusal cancels the entry (finishing it) before it throws
   return entry.wait_result(where);
 }
 

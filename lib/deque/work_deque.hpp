@@ -216,9 +216,9 @@ class WorkDeque {
 // same std::thread::id and the check could never fail there: it is off for other policies.
 // Off without FORAGE_ASSERTS too, where the member holding it is empty and takes no space.
 template <class Atoms>
-inline constexpr bool kChecksDequeOwner =
-    FORAGE_ASSERTS != 0 &&
-    (std::is_same_v<Atoms, StdAtomics> || std::is_same_v<Atoms, SeqCstAtomics>);
+inline constexpr bool kChecksDequeOwner = FORAGE_ASSERTS != 0 &&
+                                          (std::is_same_v<Atoms, StdAtomics> ||
+                                           std::is_same_v<Atoms, SeqCstAtomics>);
 
 template <bool kEnabled>
 class DequeOwnerCheck {

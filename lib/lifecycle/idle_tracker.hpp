@@ -29,8 +29,8 @@
 #include <vector>
 
 #include "forage/detail/assert.hpp"
-#include "sleep/event_count.hpp"
 #include "lifecycle/worker_context.hpp"
+#include "sleep/event_count.hpp"
 
 namespace forage::detail {
 
@@ -123,7 +123,6 @@ class IdleTracker {
   static constexpr std::uint64_t kOne = std::uint64_t{1} << kCountShift;  // one admitted task
 
  private:
-
   // (count of tasks admitted from outside) << 1 | closed. Written by outside spawners
   // (try_admit) and close(); read by workers (closed) and quiescence readers.
   alignas(kCacheLine) std::atomic<std::uint64_t> external_{0};

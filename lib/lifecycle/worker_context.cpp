@@ -5,8 +5,8 @@
 #include <cstdio>
 #include <string>
 
-#include "forage/errors.hpp"
 #include "exception_text.hpp"
+#include "forage/errors.hpp"
 
 namespace forage::detail {
 

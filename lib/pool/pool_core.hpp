@@ -15,17 +15,17 @@
 
 #include <concurrentqueue/concurrentqueue.h>
 
-#include "sleep/event_count.hpp"
-#include "forage/detail/task.hpp"
 #include "deque/work_deque.hpp"
+#include "forage/detail/task.hpp"
 #include "forage/options.hpp"
 #include "forage/stats.hpp"
 #include "forage/topology.hpp"
 #include "lifecycle/pool_lifecycle.hpp"
 #include "lifecycle/scheduler.hpp"
-#include "pool/trace_buffer.hpp"
-#include "sleep/wake_targets.hpp"
 #include "lifecycle/worker_context.hpp"
+#include "pool/trace_buffer.hpp"
+#include "sleep/event_count.hpp"
+#include "sleep/wake_targets.hpp"
 
 namespace forage {
 class Pool;

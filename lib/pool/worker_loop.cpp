@@ -4,8 +4,8 @@
 #include <algorithm>
 #include <latch>
 
-#include "sleep/backoff.hpp"
 #include "pool/pool_core.hpp"
+#include "sleep/backoff.hpp"
 
 namespace forage::detail {
 

@@ -7,8 +7,6 @@
 // plans, victim tiers) is arithmetic on `cores_`, in pinning_and_victims.cpp, so it is the same
 // for a real machine and a synthetic one, and tests can check it exactly.
 
-#include "forage/topology.hpp"
-
 #include <sched.h>
 
 #include <algorithm>
@@ -25,6 +23,7 @@
 #include <hwloc.h>
 
 #include "forage/errors.hpp"
+#include "forage/topology.hpp"
 
 namespace forage {
 

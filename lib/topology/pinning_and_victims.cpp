@@ -2,8 +2,6 @@
 // (hwloc_discovery.cpp) found. Nothing here asks hwloc, so a synthetic topology gives exactly
 // the answers a real machine with the same shape would, and tests can check them.
 
-#include "forage/topology.hpp"
-
 #include <algorithm>
 #include <cstddef>
 #include <map>
@@ -11,6 +9,7 @@
 #include <vector>
 
 #include "forage/errors.hpp"
+#include "forage/topology.hpp"
 
 namespace forage {
 

@@ -31,10 +31,10 @@ namespace forage::detail::rt {
 }  // namespace forage::detail::rt
 
 #if FORAGE_ASSERTS
-#define FORAGE_ASSERT(condition, message)                                                   \
-  ((condition) ? static_cast<void>(0)                                                       \
-               : ::forage::detail::rt::contract_violated((message), #condition, __FILE__, \
-                                                         __LINE__))
+#define FORAGE_ASSERT(condition, message) \
+  ((condition)                            \
+       ? static_cast<void>(0)             \
+       : ::forage::detail::rt::contract_violated((message), #condition, __FILE__, __LINE__))
 #else
 // sizeof keeps the condition compiled (names stay checked, nothing is unused) but never
 // evaluates it.

@@ -237,7 +237,8 @@ class MapStream {
       ++active_;
       in_flight_.add();
       if constexpr (Ordered) slot.ready.add();
-      SchedulerAccess::post(executor_, &slot);  // a refusal cancels the slot (publishing it) before throwing
+      SchedulerAccess::post(executor_,
+                            &slot);  // a refusal cancels the slot (publishing it) before throwing
       return true;
     }
 

@@ -19,8 +19,8 @@
 #include <chrono>
 #include <cstdint>
 #include <exception>
-#include <memory>
 #include <iterator>
+#include <memory>
 #include <new>
 #include <string>
 #include <type_traits>
@@ -166,9 +166,9 @@ class StateBase {
     // release: publishes the result written before this to every acquire of the status.
     const std::uint32_t old =
         word_.exchange(static_cast<std::uint32_t>(final_status), std::memory_order_release);
-    FORAGE_ASSERT(static_cast<Status>(old & kStatusMask) == Status::running,
-                  "StateBase::finish by a thread that did not win try_start: the word was " +
-                      decode(old));
+    FORAGE_ASSERT(
+        static_cast<Status>(old & kStatusMask) == Status::running,
+        "StateBase::finish by a thread that did not win try_start: the word was " + decode(old));
     after_completion(old);
   }
 

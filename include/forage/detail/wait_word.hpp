@@ -39,8 +39,7 @@ namespace rt {
 // bit: a waiter sets it just before it sleeps, and whoever makes the condition true and sees
 // it calls wake_word_sleepers.
 bool wait_for_word(std::atomic<std::uint32_t>& word, std::uint32_t sleeper_bit, WordCondition holds,
-                   std::uint32_t arg,
-                   std::chrono::steady_clock::time_point deadline = kNoDeadline);
+                   std::uint32_t arg, std::chrono::steady_clock::time_point deadline = kNoDeadline);
 // Wakes every thread sleeping in wait_for_word on `word`.
 void wake_word_sleepers(std::atomic<std::uint32_t>& word) noexcept;
 
@@ -69,9 +68,9 @@ class CountLatch {
     // relaxed: the handing-over (a queue push or a deque push) publishes the work; the count
     // itself is only read through count_down's and wait's acquire/release chain.
     const std::uint32_t before = word_.fetch_add(count << 1, std::memory_order_relaxed);
-    FORAGE_ASSERT(count <= kMaxCount - (before >> 1),
-                  "CountLatch::add(" + std::to_string(count) + ") overflows: the word was " +
-                      decode(before));
+    FORAGE_ASSERT(
+        count <= kMaxCount - (before >> 1),
+        "CountLatch::add(" + std::to_string(count) + ") overflows: the word was " + decode(before));
   }
 
   // The counted work is finished. Must be the caller's last access to the latch's owner.
