@@ -51,8 +51,7 @@ WorkerThreadScope::Setup PoolLifecycle::worker_setup(std::size_t index, WorkerCo
           .pin_error_reported = &pin_error_reported_};
 }
 
-void PoolLifecycle::admit(Task* task) {
-  if (idle_.try_admit()) return;
+void PoolLifecycle::refuse(Task* task) {
   task->invoke(task, TaskAction::cancel);
   throw PoolClosed(std::string(kind_.type) + " '" + options_.name +
                    "': spawn after shutdown(); spawn before calling shutdown(), or create " +

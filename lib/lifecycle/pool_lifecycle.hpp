@@ -82,8 +82,10 @@ class PoolLifecycle {
                                         std::atomic<Pool*>* pool) noexcept;
 
   // A task from outside the pool: counts it, or, once the pool is closed, cancels it and
-  // throws PoolClosed.
-  void admit(Task* task);
+  // throws PoolClosed. Inline: it is on every submit from outside.
+  void admit(Task* task) {
+    if (!idle_.try_admit()) [[unlikely]] refuse(task);
+  }
   // Undoes admit() for a task the queue could not take (the caller cancels it), and wakes
   // every worker: parked workers may be waiting for that count to drain.
   void retract_admission();
@@ -140,6 +142,8 @@ class PoolLifecycle {
   PoolStats stats() const { return collect_stats(counters_); }
 
  private:
+  // The refusal after close: cancels the task, throws PoolClosed.
+  [[noreturn]] void refuse(Task* task);
   void close_and_wake_all();
 
   Scheduler& scheduler_;
