@@ -230,7 +230,9 @@ template <>
 class DequeOwnerCheck<true> {
  public:
   // Owner operations call this first; `message` is the contract their assertion prints.
-  void check(const char* message) const noexcept {
+  // (maybe_unused: this specialization is compiled in release too, where FORAGE_ASSERT does
+  // not evaluate its message.)
+  void check([[maybe_unused]] const char* message) const noexcept {
     const std::thread::id me = std::this_thread::get_id();
     // relaxed: the claim below is the only write. On the owner's thread this load sees it
     // (it is sequenced after it); on another thread a stale id{} only sends us to the CAS.
