@@ -84,7 +84,8 @@ class PoolLifecycle {
   // A task from outside the pool: counts it, or, once the pool is closed, cancels it and
   // throws PoolClosed. Inline: it is on every submit from outside.
   void admit(Task* task) {
-    if (!idle_.try_admit()) [[unlikely]] refuse(task);
+    if (!idle_.try_admit()) [[unlikely]]
+      refuse(task);
   }
   // Undoes admit() for a task the queue could not take (the caller cancels it), and wakes
   // every worker: parked workers may be waiting for that count to drain.
