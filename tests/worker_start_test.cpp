@@ -2,6 +2,7 @@
 // throws ResourceError, whose message names the limit that was hit and what to change, over
 // both pools. The thread limit is hit for real, in a forked child, through RLIMIT_NPROC (as an
 // unprivileged user: root ignores that limit).
+#include <dirent.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -69,15 +70,25 @@ enum ChildResult : int {
   kNoThreadsLimitInMessage = 7,
 };
 
-std::size_t thread_count() {
+// Worker threads of this process: threads named "forage-..." (the sanitizers' own threads
+// are not counted).
+std::size_t forage_thread_count() {
   std::size_t count = 0;
-  if (FILE* status = std::fopen("/proc/self/status", "r")) {
-    char line[256];
-    while (std::fgets(line, sizeof line, status) != nullptr) {
-      if (std::sscanf(line, "Threads: %zu", &count) == 1) break;
+  DIR* tasks = opendir("/proc/self/task");
+  if (tasks == nullptr) return 0;
+  while (const dirent* entry = readdir(tasks)) {
+    if (entry->d_name[0] == '.') continue;
+    const std::string path = std::string("/proc/self/task/") + entry->d_name + "/comm";
+    if (FILE* comm = std::fopen(path.c_str(), "r")) {
+      char name[32] = {};
+      if (std::fgets(name, sizeof name, comm) != nullptr &&
+          std::string(name).rfind("forage-", 0) == 0) {
+        ++count;
+      }
+      std::fclose(comm);
     }
-    std::fclose(status);
   }
+  closedir(tasks);
   return count;
 }
 
@@ -97,7 +108,7 @@ int build_pool_with_process_limit(rlim_t processes) {
     if (std::string(error.what()).find("RLIMIT_NPROC") == std::string::npos) {
       return kNoThreadsLimitInMessage;
     }
-    return thread_count() == 1 ? kThrewThreadLimit : kThreadsLeft;
+    return forage_thread_count() == 0 ? kThrewThreadLimit : kThreadsLeft;
   } catch (...) {
     return kWrongError;
   }
