@@ -19,6 +19,7 @@
 #if defined(__SANITIZE_THREAD__)
 // ThreadSanitizer refuses to start threads in the child of a multi-threaded process unless
 // told otherwise; the child here starts a new pool on purpose.
+extern "C" const char* __tsan_default_options();
 extern "C" const char* __tsan_default_options() { return "die_after_fork=0"; }
 #endif
 
