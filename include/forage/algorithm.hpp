@@ -253,9 +253,12 @@ template <Executor E, std::ranges::input_range R, class F>
 
 // A range you iterate while the work runs: fn(item) for each item, in input order. The input
 // is read lazily, on the iterating thread, so it may be any input range, even an endless
-// generator; at most MapOptions::max_in_flight results are computed ahead of the consumer.
+// generator; at most MapOptions::max_in_flight results are computed ahead of the consumer
+// (memory follows the items actually in flight, so any max_in_flight >= 1 works).
 // Like a range adaptor it refers to an lvalue input (keep it alive) and owns an rvalue one.
 // Leaving the loop early stops the work (the range's destructor waits for running items).
+// If the input itself throws, every item read before the failing one is still yielded, then
+// the input's exception comes as thrown (detail/map_stream.hpp).
 template <Executor E, std::ranges::input_range R, class F>
   requires std::invocable < std::decay_t<F>
 &, std::remove_cvref_t<std::ranges::range_reference_t<R>>& >
