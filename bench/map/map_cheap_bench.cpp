@@ -27,7 +27,7 @@
 //       build a fresh result, the serial loop zeroing and faulting it on one thread.
 //   speedup_vs_serial_into  (into rows) serial time of the same loop into the preallocated,
 //       touched vector / time per run: nothing but the work itself.
-// tools/forage-bench shows the into rows' ratio to oneTBB's in the same table.
+// tools/forage-bench shows oneTBB's ratio to forage's parallel_map_into in the same table.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
