@@ -3,9 +3,10 @@
 // picks the workload, so each suite is its own program.
 //
 // Every system computes out[i] = Work{}(in[i]) for the same input with the same function
-// object, into a fresh std::vector<double> of the results per run: what parallel_map returns.
-// The peers build theirs the same way (std::vector<double>(n), then fill it), inside the timed
-// region; a run's result is freed outside it. After the warm-up run the result is compared
+// object, into a fresh vector of the results per run: forage's rows get parallel_map's
+// MapResults<double>, each element built by the worker that computes it; the peers build
+// std::vector<double>(n) on the calling thread, then fill it, inside the timed region. A run's
+// result is freed outside it. After the warm-up run the result is compared
 // with the serial one, element by element.
 //
 // Figures, higher is better:
@@ -15,8 +16,9 @@
 //       are charged for building their result vector.
 //   speedup_vs_serial_map  (serial time + result_alloc) / system time: against a serial map
 //       that returns a fresh vector too. result_alloc is the time to build std::vector<double>
-//       (n) on the calling thread, timed right after the serial run. Every system here pays it
-//       serially, before the parallel part, so it bounds every speedup_vs_serial.
+//       (n) on the calling thread, timed right after the serial run. The peers pay it
+//       serially, before the parallel part; parallel_map does not (bench/map/map_cheap_bench.cpp
+//       measures that with glibc's default malloc).
 //
 // Memory. glibc serves an 80 MB block with a fresh mmap and unmaps it on free, so every run's
 // result vector would page-fault all its 20,000 pages, which on the VM forage is measured on
@@ -174,7 +176,7 @@ class ForageRunner : public forage::bench::ForagePoolRunner<System> {
     options_.chunking = chunking;
   }
 
-  std::vector<double> map(const std::vector<double>& input) {
+  forage::MapResults<double> map(const std::vector<double>& input) {
     return forage::parallel_map(*this->pool_, input, Work{}, options_);
   }
 
@@ -246,7 +248,7 @@ void map_benchmark(benchmark::State& state, Workload workload, std::size_t n, Ma
   if (!runner.start(state)) return;
   {
     // Warm-up: threads running, the allocator's and the kernel's caches as a run leaves them.
-    const std::vector<double> out = runner.map(input);
+    const auto out = runner.map(input);
     if (out != dataset.expected) {
       state.SkipWithError("the results differ from the serial map's");
       return;
@@ -259,7 +261,7 @@ void map_benchmark(benchmark::State& state, Workload workload, std::size_t n, Ma
   Clock::duration elapsed{};
   for (auto _ : state) {
     const Clock::time_point start = Clock::now();
-    std::vector<double> out = runner.map(input);
+    const auto out = runner.map(input);
     const Clock::duration run = Clock::now() - start;
     elapsed += run;
     state.SetIterationTime(std::chrono::duration<double>(run).count());
