@@ -67,14 +67,23 @@ WorkerThreadScope::Setup PoolLifecycle::worker_setup(std::size_t index, WorkerCo
 
 void PoolLifecycle::refuse(Task* task) {
   task->invoke(task, TaskAction::cancel);
+  throw_closed();
+}
+
+void PoolLifecycle::refuse_batch(Task* const* tasks, std::size_t count) {
+  for (std::size_t i = 0; i < count; ++i) tasks[i]->invoke(tasks[i], TaskAction::cancel);
+  throw_closed();
+}
+
+void PoolLifecycle::throw_closed() {
   refuse_if_inherited("spawn/submit");
   throw PoolClosed(std::string(kind_.type) + " '" + options_.name +
                    "': spawn after shutdown(); spawn before calling shutdown(), or create " +
                    kind_.new_pool);
 }
 
-void PoolLifecycle::retract_admission() {
-  idle_.retract();
+void PoolLifecycle::retract_admission(std::size_t count) {
+  idle_.retract(count);
   // Workers parked while the admitted task was counted may be waiting for it to finish a
   // drain; the count just dropped, so let them re-check.
   wake_all_workers_();

@@ -96,9 +96,15 @@ class PoolLifecycle {
     if (scheduler_.inherited() || !idle_.try_admit()) [[unlikely]]
       refuse(task);
   }
-  // Undoes admit() for a task the queue could not take (the caller cancels it), and wakes
-  // every worker: parked workers may be waiting for that count to drain.
-  void retract_admission();
+  // A batch from outside (spawn_all, submit_all): counted in one RMW, or, once the pool is
+  // closed, every task cancelled and PoolClosed thrown.
+  void admit_batch(Task* const* tasks, std::size_t count) {
+    if (scheduler_.inherited() || !idle_.try_admit(count)) [[unlikely]]
+      refuse_batch(tasks, count);
+  }
+  // Undoes admit() (or admit_batch of `count`) for tasks the queue could not take (the caller
+  // cancels them), and wakes every worker: parked workers may be waiting for that count.
+  void retract_admission(std::size_t count = 1);
 
   // Blocks until every task spawned so far has finished. Throws WouldDeadlock on one of this
   // pool's own workers (it would wait for itself).
@@ -159,6 +165,9 @@ class PoolLifecycle {
   void refuse_if_inherited(const char* operation) const;
   // The handle's destructor in a fork() child: forget the parent's threads, join nothing.
   void abandon_inherited() noexcept;
+  [[noreturn]] void refuse_batch(Task* const* tasks, std::size_t count);
+  // PoolClosed (ForkedPool in a fork() child).
+  [[noreturn]] void throw_closed();
   void close_and_wake_all();
 
   Scheduler& scheduler_;

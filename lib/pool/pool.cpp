@@ -2,6 +2,7 @@
 // wait_idle and shutdown in lifecycle/pool_lifecycle.cpp.
 #include "forage/pool.hpp"
 
+#include <algorithm>
 #include <new>
 #include <utility>
 
@@ -76,6 +77,54 @@ void PoolCore::post(Task* task) {
     throw std::bad_alloc();
   }
   parking_.notify_one_preferring([this] { return wake_targets_.on_current_cpu(); });
+}
+
+// A batch (spawn_all, submit_all): post() for `count` tasks with one count, one enqueue and
+// one wake-up decision. All or nothing (detail::SchedulerAccess::post_batch).
+void PoolCore::post_batch(Task* const* tasks, std::size_t count) {
+  if (count == 0) return;
+  if (lifecycle_.on_own_worker()) {
+    WorkerSlot& me = *slots_[current_worker_context()->index];
+    try {
+      me.deque.reserve(count);  // the only step that can fail; the pushes below cannot
+    } catch (...) {
+      for (std::size_t i = 0; i < count; ++i) tasks[i]->invoke(tasks[i], TaskAction::cancel);
+      throw;
+    }
+    // relaxed: our own counter, one store for the batch; published as in push_own.
+    me.counters.spawned.store(me.counters.spawned.load(std::memory_order_relaxed) + count,
+                              std::memory_order_relaxed);
+    // In input order: thieves take the oldest first, so the first items are stolen first.
+    for (std::size_t i = 0; i < count; ++i) me.deque.push(tasks[i]);
+    wake_for_batch(&me, count);
+    return;
+  }
+  lifecycle_.admit_batch(tasks, count);
+  if (!injection_.enqueue_bulk(tasks, count)) {  // moodycamel: all or nothing
+    lifecycle_.retract_admission(count);
+    for (std::size_t i = 0; i < count; ++i) tasks[i]->invoke(tasks[i], TaskAction::cancel);
+    throw std::bad_alloc();
+  }
+  wake_for_batch(nullptr, count);
+}
+
+// The one wake-up decision of a batch of `tasks`: as many sleepers as could each take a
+// task, at most one per worker (from a worker: per other worker), with one notify. A single
+// wake from outside prefers a sleeper on the caller's CPU, as post() does. Workers that wake
+// and see more work wake others (wake_another_if_more_work), as for single posts.
+void PoolCore::wake_for_batch(WorkerSlot* me, std::size_t tasks) noexcept {
+  const std::size_t others = me != nullptr ? slots_.size() - 1 : slots_.size();
+  const std::size_t wanted = std::min(tasks, others);
+  if (wanted == 0) return;
+  if (me == nullptr && wanted == 1) {
+    parking_.notify_one_preferring([this] { return wake_targets_.on_current_cpu(); });
+    return;
+  }
+  const bool woke = parking_.notify_many(static_cast<int>(wanted));
+  if (me != nullptr && me->trace != nullptr && woke) [[unlikely]] {
+    const std::int64_t now = me->trace->now();
+    me->trace->record(TraceKind::wake, now, now);
+  }
 }
 
 // A join's second half. Unlike post(), it wakes a sleeper only when the deque was empty:
@@ -156,6 +205,9 @@ Pool::~Pool() noexcept(false) {
 }
 
 void Pool::post(detail::Task* task) { core_->post(task); }
+void Pool::post_batch(detail::Task* const* tasks, std::size_t count) {
+  core_->post_batch(tasks, count);
+}
 void Pool::wait_idle() { core_->lifecycle().wait_idle(); }
 void Pool::shutdown(Shutdown mode) { core_->lifecycle().shutdown(mode); }
 bool Pool::closed() const noexcept { return core_->lifecycle().closed(); }

@@ -78,6 +78,8 @@ class PoolCore final : public Scheduler, public std::enable_shared_from_this<Poo
   void start();
 
   void post(Task* task) override;
+  // As post, for a batch (detail::SchedulerAccess::post_batch says the contract).
+  void post_batch(Task* const* tasks, std::size_t count);
   // Owner-only (a worker of this pool; checked): run_one_task, fork, take_back,
   // take_steal_request.
   bool run_one_task() noexcept override;  // worker_loop.cpp
@@ -107,6 +109,7 @@ class PoolCore final : public Scheduler, public std::enable_shared_from_this<Poo
   Task* steal_from_victims(WorkerSlot& me, bool& saw_contention);
   void execute(WorkerSlot& me, Task* task) noexcept;
   void notify_one_from(WorkerSlot& me) noexcept;
+  void wake_for_batch(WorkerSlot* me, std::size_t tasks) noexcept;  // me: null from outside
   void wake_another_if_more_work(WorkerSlot& me) noexcept;
   // The slot of the calling thread, which must be one of this pool's workers (checked).
   WorkerSlot& own_slot(const char* operation) noexcept;
