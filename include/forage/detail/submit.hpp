@@ -1,5 +1,5 @@
-// submit(): a task and its future's shared state in one heap block. Pool::submit and
-// SingleQueuePool::submit both come here.
+// submit(): a task and its future's shared state in one block of the block allocator
+// (detail/block_alloc.hpp). Pool::submit and SingleQueuePool::submit both come here.
 #pragma once
 
 #include <exception>
@@ -68,7 +68,7 @@ class SubmitState final : public Task, public SharedState<std::invoke_result_t<F
   std::optional<Work> work_;
 };
 
-// The one allocation of a submit; `post` is the executor's post (it cancels the task on
+// The one block of a submit; `post` is the executor's post (it cancels the task on
 // refusal, which makes the future cancelled, then throws).
 template <class Executor, class F, class... Args>
 auto submit_to(Executor& executor, const char* where, F&& fn, Args&&... args) {
