@@ -13,7 +13,8 @@
 //       the joining frame's stack).
 //   allocs_per_submit  allocating calls while 10,000 tasks are handed over from the benchmark
 //       thread and waited for, / 10,000; bytes_per_submit likewise. After a warm-up of the
-//       same (kWarmUps windows: the steady state). forage's target is 0 for small tasks: the
+//       same (until a window allocates nothing, kMinWarmUps to kMaxWarmUps windows: the
+//       steady state). forage's target is 0 for small tasks: the
 //       task and its future's state are one block of its block allocator
 //       (include/forage/detail/block_alloc.hpp), whose per-thread caches recycle blocks freed
 //       on any thread, so only the warm-up calls malloc. The spawn and task_group rows count
@@ -90,9 +91,12 @@ constexpr int kFibN = 20;                   // 10,945 joins
 constexpr std::uint64_t kSubmits = 10'000;  // per window
 constexpr std::int64_t kWindows = 10;       // windows (benchmark iterations) per benchmark
 constexpr std::int64_t kQuickWindows = 3;
-// Windows run before the counted ones: enough for the allocator caches to reach the size the
-// window needs, wherever the blocks were freed.
-constexpr int kWarmUps = 2;
+// Windows run before the counted ones: at least kMinWarmUps, then more until one makes no
+// allocation, at most kMaxWarmUps. How many blocks a window needs at once depends on how far
+// the benchmark thread gets ahead of the workers, which varies between windows; caches that
+// recycle blocks stop growing once they covered the largest such peak (the steady state).
+constexpr int kMinWarmUps = 2;
+constexpr int kMaxWarmUps = 10;
 
 // The task of the submit table: empty, returning int (the 1s are summed to check that every
 // future delivered).
@@ -309,11 +313,16 @@ template <class Runner>
 void allocs_per_submit(benchmark::State& state, std::size_t workers) {
   Runner runner(workers);
   if (!runner.start(state)) return;
-  // Warm-up of the same size: queues, task pools and allocator caches as deep as a window.
-  for (int warm_up = 0; warm_up < kWarmUps; ++warm_up) {
+  // Warm-up windows of the same size: queues, task pools and allocator caches as deep as a
+  // window needs.
+  for (int warm_up = 0; warm_up < kMaxWarmUps; ++warm_up) {
+    const AllocationCount before = forage::bench::allocation_count();
     if (!forage::bench::check_count(state, "warm-up tasks", runner.submit_all(kSubmits),
                                     kSubmits)) {
       return;
+    }
+    if (warm_up + 1 >= kMinWarmUps && forage::bench::allocation_count().calls == before.calls) {
+      break;
     }
   }
 
