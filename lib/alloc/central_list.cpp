@@ -3,6 +3,8 @@
 // saves, and it needs no ABA argument a lock-free stack of batches would.
 #include "alloc/central_list.hpp"
 
+#include <pthread.h>
+
 #include <array>
 #include <new>
 
@@ -45,6 +47,19 @@ std::uint64_t read(const std::atomic<std::uint64_t>& counter) noexcept {
   // relaxed: as count().
   return counter.load(std::memory_order_relaxed);
 }
+
+// fork() in a process whose other threads may hold a central list's lock: the child would
+// inherit it locked, with no thread left to unlock it. As glibc's malloc does for its arenas,
+// every lock is taken around the fork (in class order, the only place that takes two) and
+// released on both sides.
+void lock_all_for_fork() noexcept {
+  for (CentralList& list : g_lists.value) list.mutex.lock();
+}
+void unlock_all_after_fork() noexcept {
+  for (CentralList& list : g_lists.value) list.mutex.unlock();
+}
+[[maybe_unused]] const int g_fork_handlers_registered =
+    pthread_atfork(&lock_all_for_fork, &unlock_all_after_fork, &unlock_all_after_fork);
 
 }  // namespace
 
