@@ -17,14 +17,17 @@ void* allocate_block(std::size_t size, std::size_t alignment) {
 }
 
 void free_block(void* block, std::size_t size, std::size_t alignment) noexcept {
-  if (block == nullptr) [[unlikely]]
+  if (block == nullptr) [[unlikely]] {
     return;  // as operator delete
+  }
+  // The unsized global forms: clang before 19 declares the sized ones only with
+  // -fsized-deallocation.
   if (alignment > alignof(std::max_align_t)) [[unlikely]] {
-    ::operator delete (block, size, std::align_val_t{alignment});
+    ::operator delete (block, std::align_val_t{alignment});
     return;
   }
   if (size > alloc::kLargestClass) [[unlikely]] {
-    ::operator delete(block, size);
+    ::operator delete(block);
     return;
   }
   alloc::give(alloc::class_of(size), block);

@@ -127,7 +127,7 @@ void* block_from_system(std::size_t size_class) {
 
 void block_to_system(std::size_t size_class, FreeBlock* block) noexcept {
   unpoison(block, class_size(size_class));
-  ::operator delete(block, class_size(size_class));
+  ::operator delete(block);  // unsized: clang before 19 declares no sized global form by default
   count(g_counters.value.blocks_to_system);
 }
 
