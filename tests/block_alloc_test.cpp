@@ -203,6 +203,13 @@ TEST(BlockAlloc, ACachedBlockIsPoisonedUnderAddressSanitizer) {
   free_block(again, 60);
 }
 
+TEST(BlockAlloc, ABlockSmallerThanItsLinksCanBeFreed) {
+  void* block = allocate_block(8);  // class 32: bytes 8..31 poisoned, the links need 24
+  free_block(block, 8);
+  EXPECT_EQ(allocate_block(8), block);
+  free_block(block, 8);
+}
+
 TEST(BlockAllocDeathTest, AUseAfterFreeOfATaskBlockIsReported) {
   EXPECT_DEATH(
       {

@@ -6,9 +6,9 @@
 //
 // A list keeps at most kRetainedBytesPerClass; a batch that would take it past that goes back
 // to the system (::operator delete), so memory held after a burst of live blocks is bounded.
-// The lists are never destroyed: a block freed during static destruction, after the thread
-// caches are gone, still has a place to go, and the blocks they hold stay reachable (a leak
-// checker at exit sees them as in use, not lost).
+// The lists are never destroyed, so a block freed during static destruction, after the thread
+// caches are gone, still has a place to go. At exit they give every block back to the system
+// and close: later batches go to the system directly (nothing is left for a leak checker).
 #pragma once
 
 #include <atomic>

@@ -62,6 +62,9 @@ inline void unpoison(const void* memory, std::size_t bytes) noexcept {
 
 // A block handed back: becomes a FreeBlock on top of `next`, poisoned whole (class_bytes).
 inline FreeBlock* hold(void* block, FreeBlock* next, std::size_t class_bytes) noexcept {
+  // The links may reach past the bytes the block was handed out with (an 8-byte task in a
+  // 32-byte class), which stayed poisoned.
+  unpoison(block, sizeof(FreeBlock));
   auto* free_block = ::new (block) FreeBlock{next};
   poison(free_block, class_bytes);
   return free_block;
