@@ -1,5 +1,5 @@
-// submit(): a task and its future's shared state in one heap block. Pool::submit and
-// SingleQueuePool::submit both come here.
+// submit(): a task and its future's shared state in one block of the block allocator
+// (detail/block_alloc.hpp). Pool::submit and SingleQueuePool::submit both come here.
 #pragma once
 
 #include <exception>
@@ -68,7 +68,8 @@ class SubmitState final : public Task, public SharedState<std::invoke_result_t<F
   std::optional<Work> work_;
 };
 
-// The one allocation of a submit, for submit_to and submit_all_to (bulk_submit.hpp).
+// The one block of a submit (its operator new is the block allocator's: StateBase is
+// BlockAllocated), for submit_to and submit_all_to (bulk_submit.hpp).
 template <class State, class... A>
 State* make_submit_state(SchedulerId scheduler, A&&... args) {
   return new State(scheduler, std::forward<A>(args)...);
