@@ -17,10 +17,12 @@
 #include "test_support.hpp"
 
 #if defined(__SANITIZE_THREAD__)
-// ThreadSanitizer refuses to start threads in the child of a multi-threaded process unless
-// told otherwise; the child here starts a new pool on purpose.
-extern "C" const char* __tsan_default_options();
-extern "C" const char* __tsan_default_options() { return "die_after_fork=0"; }
+// ThreadSanitizer cannot start threads in the child of a process that had threads at the fork
+// (it still counts the parent's threads, and glibc hands their ids to the child's new ones:
+// "dup thread with used id"), so the cases where such a child starts a pool are skipped.
+constexpr bool kChildOfThreadsMayStartThreads = false;
+#else
+constexpr bool kChildOfThreadsMayStartThreads = true;
 #endif
 
 namespace forage {
@@ -76,6 +78,7 @@ using test::Systems;
 TYPED_TEST_SUITE(ForkTest, Systems);
 
 TYPED_TEST(ForkTest, ANewPoolInTheChildRunsTasks) {
+  if (!kChildOfThreadsMayStartThreads) GTEST_SKIP() << "ThreadSanitizer: see the top";
   auto parent_pool = TypeParam::make(2);
   EXPECT_EQ(parent_pool->submit([] { return 1; }).get(), 1);
   EXPECT_EQ(in_child([] {
@@ -141,6 +144,7 @@ TYPED_TEST(ForkTest, DestroyingTheInheritedPoolReturnsAndANewPoolWorks) {
   EXPECT_EQ(pool->submit([] { return 1; }).get(), 1);
   EXPECT_EQ(in_child([&pool] {
               pool.reset();
+              if (!kChildOfThreadsMayStartThreads) return kPassed;  // see the top
               auto fresh = TypeParam::make(2);
               return fresh->submit([] { return 3; }).get() == 3 ? kPassed : 1;
             }),

@@ -25,8 +25,8 @@ class WorkerThread {
 
   void join();
   void detach();
-  // In a fork() child: the thread does not exist there; neither join nor detach it (its
-  // stack, the parent's, stays mapped: a leak the child accepts).
+  // In a fork() child: the thread does not exist there; neither join nor detach it (glibc
+  // reuses its stack and id for the child's new threads, so the handle may name one of them).
   void forget() noexcept { joinable_ = false; }
 
  private:
