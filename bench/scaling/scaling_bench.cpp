@@ -35,7 +35,9 @@
 //                               the base did not run first (a filter, random interleaving).
 //   tasks_per_run               PoolStats::executed() per run
 //   <count>_per_task            a PoolStats total (steal attempts, steals, parks, ...) over the
-//                               timed runs / the tasks executed in them: kPerTask below.
+//                               timed runs / the tasks executed in them: kPerTask below. The
+//                               pool idles between runs (the check), so parks include up to
+//                               one per worker per run.
 #include <malloc.h>
 
 #include <algorithm>
@@ -44,7 +46,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <functional>
 #include <limits>
 #include <map>
 #include <memory>
