@@ -233,7 +233,7 @@ class SkewedMapWorkload : public Runner<System> {
   }
 
  private:
-  std::vector<double> out_;
+  forage::MapResults<double> out_;  // what parallel_map returns
 };
 
 // --- The benchmark --------------------------------------------------------------------------
