@@ -5,6 +5,7 @@
 #include "forage/detail/block_alloc.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <set>
@@ -155,37 +156,84 @@ TEST(BlockAlloc, ProducerConsumerStopsTakingBlocksFromTheSystem) {
   EXPECT_EQ(system_blocks_taken(), after_warm_up);
 }
 
+// Holds every worker of a pool in a task until release(), so that the tasks spawned meanwhile are
+// all alive at once: each round then has the same peak of live blocks however the workers are
+// scheduled, and only that peak, not the timing, decides how many blocks the system gives.
+class WorkerHold {
+ public:
+  explicit WorkerHold(Pool& pool) : pool_(pool) {}
+  ~WorkerHold() { release(); }
+  WorkerHold(const WorkerHold&) = delete;
+  WorkerHold& operator=(const WorkerHold&) = delete;
+
+  void hold() {
+    // relaxed: no data is published through the flag; the blockers only spin on it.
+    released_.store(false, std::memory_order_relaxed);
+    // relaxed: a counter the test thread spins on; nothing else is read through it.
+    holding_.store(0, std::memory_order_relaxed);
+    for (std::size_t i = 0; i < pool_.worker_count(); ++i) {
+      pool_.spawn([this] {
+        // relaxed: see hold().
+        holding_.fetch_add(1, std::memory_order_relaxed);
+        while (!released_.load(std::memory_order_relaxed)) std::this_thread::yield();
+      });
+    }
+    // relaxed: see above.
+    while (holding_.load(std::memory_order_relaxed) < pool_.worker_count()) {
+      std::this_thread::yield();
+    }
+  }
+  void release() {
+    // relaxed: see hold(); the tasks' effects are read after wait_idle()/wait().
+    released_.store(true, std::memory_order_relaxed);
+  }
+
+ private:
+  Pool& pool_;
+  std::atomic<bool> released_{true};
+  std::atomic<std::size_t> holding_{0};
+};
+
 // A pool's steady state: submits, spawns and TaskGroup spawns from outside, freed by workers or
 // by the thread that drops the future, take no new block from the system after warm-up.
 TEST(BlockAlloc, PoolSteadyStateTakesNoBlocksFromTheSystem) {
   Pool pool({.workers = 2});
+  WorkerHold hold(pool);
   constexpr int kTasks = 2000;
-  auto round = [&pool] {
+  auto round = [&pool, &hold] {
+    // Every future is kept until all are created, so the peak is kTasks states every round.
     std::vector<Future<int>> futures;
     futures.reserve(kTasks);
     for (int i = 0; i < kTasks; ++i) futures.push_back(pool.submit([i] { return i; }));
     long sum = 0;
     for (auto& future : futures) sum += future.get();
     EXPECT_EQ(sum, static_cast<long>(kTasks) * (kTasks - 1) / 2);
+    futures.clear();
     std::atomic<int> ran{0};
+    hold.hold();
     for (int i = 0; i < kTasks; ++i) {
       // relaxed: read after wait_idle().
       pool.spawn([&ran] { ran.fetch_add(1, std::memory_order_relaxed); });
     }
+    hold.release();
     pool.wait_idle();
     TaskGroup group(pool);
+    hold.hold();
     for (int i = 0; i < kTasks; ++i) {
       // relaxed: read after wait().
       group.spawn([&ran] { ran.fetch_add(1, std::memory_order_relaxed); });
     }
+    hold.release();
     group.wait();
+    pool.wait_idle();  // the holding tasks' blocks are freed too
     EXPECT_EQ(ran.load(std::memory_order_relaxed), 2 * kTasks);
   };
   for (int warm_up = 0; warm_up < 3; ++warm_up) round();
   const std::uint64_t before = system_blocks_taken();
   for (int i = 0; i < 5; ++i) round();
-  // Blocks parked in a worker's cache are out of reach of the submitting thread; at most the
-  // caches' slack may still be added after the warm-up.
+  // The workers only free, so each worker's cache keeps up to kListLimit blocks per class out of
+  // the submitting thread's reach, and may fill further after the warm-up: that slack, for the
+  // three classes (future state, spawned task, group task), is all that may still be added.
   EXPECT_LE(system_blocks_taken() - before, 2 * 3 * alloc::kListLimit);
 }
 
