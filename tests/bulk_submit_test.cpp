@@ -47,6 +47,49 @@ struct MovingRange {
 template <class Iterator>
 MovingRange(Iterator, Iterator) -> MovingRange<Iterator>;  // clang 14 has no aggregate CTAD
 
+// The items of a vector through an iterator and a sentinel that cannot be subtracted: an input
+// without a size (so spawn_all builds one block per item instead of a slab).
+template <class T>
+class Unsized {
+ public:
+  struct Sentinel {};
+  class Iterator {
+   public:
+    using value_type = T;
+    using difference_type = std::ptrdiff_t;
+    Iterator() = default;
+    explicit Iterator(const std::vector<T>* items) : items_(items) {}
+    const T& operator*() const { return (*items_)[at_]; }
+    Iterator& operator++() {
+      ++at_;
+      return *this;
+    }
+    void operator++(int) { ++at_; }
+    friend bool operator==(const Iterator& it, Sentinel) { return it.at_ == it.items_->size(); }
+
+   private:
+    const std::vector<T>* items_ = nullptr;
+    std::size_t at_ = 0;
+  };
+  explicit Unsized(const std::vector<T>& items) : items_(&items) {}
+  Iterator begin() const { return Iterator(items_); }
+  Sentinel end() const { return {}; }
+
+ private:
+  const std::vector<T>* items_;
+};
+
+// A range whose size() is off by `error` from the items it yields: a broken sized_range.
+struct MiscountedRange {
+  std::vector<int> items;
+  long error;
+  auto begin() const { return items.begin(); }
+  auto end() const { return items.end(); }
+  std::size_t size() const {
+    return static_cast<std::size_t>(static_cast<long>(items.size()) + error);
+  }
+};
+
 // An item that counts its live copies and can be told to throw on a given copy.
 struct Tracked {
   static inline std::atomic<long> live{0};
@@ -244,21 +287,36 @@ TYPED_TEST(BulkSubmit, ThrowingItemCopyFreesTheTasksBuiltSoFar) {
   EXPECT_EQ(test::tasks_run_by(*pool, [&] { pool->spawn_all(iota_vector(10), [](int) {}); }), 10u);
 }
 
+// An item whose copy allocates (as a string does): an allocation fails mid-batch, wherever the
+// task blocks come from (the thread's cache, which operator new does not see, or the system).
+struct AllocatingItem {
+  Tracked tracked;
+  std::string payload = std::string(64, 'x');
+};
+
 TYPED_TEST(BulkSubmit, AllocationFailureMidBatchFreesTheTasksBuiltSoFar) {
   auto pool = TypeParam::make(2);
   std::atomic<int> calls{0};
-  const std::vector<Tracked> items = tracked_items(100);
+  std::vector<AllocatingItem> items;
+  for (int i = 0; i < 100; ++i) items.push_back({Tracked(i)});
   const long live_before = Tracked::live.load(std::memory_order_relaxed);
+  auto count_call = [&calls](const AllocatingItem&) { ++calls; };
+  // A sized input: the slab, then the list of its tasks, then an item copy fails.
+  for (const long succeed_first : {0L, 1L, 30L}) {
+    test::FailAllocation fail(succeed_first);
+    EXPECT_THROW(pool->spawn_all(items, count_call), std::bad_alloc)
+        << "allocation " << succeed_first;
+  }
   {
-    test::FailAllocation fail(30);  // some tasks are built, then one allocation fails
-    EXPECT_THROW(pool->spawn_all(items, [&calls](const Tracked&) { ++calls; }), std::bad_alloc);
+    test::FailAllocation fail(30);  // an unsized input: one block per item
+    EXPECT_THROW(pool->spawn_all(Unsized(items), count_call), std::bad_alloc);
   }
   {
     test::FailAllocation fail(30);
     EXPECT_THROW(pool->submit_all(items,
-                                  [&calls](const Tracked& t) {
+                                  [&calls](const AllocatingItem& item) {
                                     ++calls;
-                                    return t.value;
+                                    return item.tracked.value;
                                   }),
                  std::bad_alloc);
   }
@@ -266,6 +324,55 @@ TYPED_TEST(BulkSubmit, AllocationFailureMidBatchFreesTheTasksBuiltSoFar) {
   pool->wait_idle();
   EXPECT_EQ(calls.load(), 0);
   EXPECT_EQ(pool->stats().executed() + pool->stats().cancelled(), 0u) << "a task was queued";
+}
+
+TYPED_TEST(BulkSubmit, SpawnAllOfAnInputWhoseSizeIsWrongThrowsInvalidArgumentAndQueuesNothing) {
+  auto pool = TypeParam::make(2);
+  std::atomic<int> calls{0};
+  for (const long error : {-1L, 1L}) {
+    const MiscountedRange range{iota_vector(200), error};
+    try {
+      pool->spawn_all(range, [&calls](int) { ++calls; });
+      FAIL() << "size() off by " << error << " was accepted";
+    } catch (const InvalidArgument& e) {
+      EXPECT_NE(std::string(e.what()).find("size()"), std::string::npos) << e.what();
+    }
+  }
+  pool->wait_idle();
+  EXPECT_EQ(calls.load(), 0);
+  EXPECT_EQ(pool->stats().executed() + pool->stats().cancelled(), 0u) << "a task was queued";
+}
+
+// Tasks of one batch share one slab of memory, freed by whichever finishes last: every item
+// copy is destroyed, on both input kinds, whatever order the workers finish in.
+TYPED_TEST(BulkSubmit, SpawnAllDestroysEveryItemCopyOnceTheBatchHasRun) {
+  auto pool = TypeParam::make(2);
+  std::atomic<long> sum{0};
+  {
+    const std::vector<Tracked> items = tracked_items(1'000);  // 16 groups of the slab
+    const long live_before = Tracked::live.load(std::memory_order_relaxed);
+    // relaxed: read after wait_idle().
+    auto add = [&sum](const Tracked& t) { sum.fetch_add(t.value, std::memory_order_relaxed); };
+    pool->spawn_all(items, add);
+    pool->spawn_all(Unsized(items), add);
+    pool->wait_idle();
+    EXPECT_EQ(Tracked::live.load(std::memory_order_relaxed), live_before);
+  }
+  EXPECT_EQ(sum.load(std::memory_order_relaxed), 2L * 999 * 1'000 / 2);
+}
+
+// A callable aligned beyond std::max_align_t does not fit a slab: one block per item.
+TYPED_TEST(BulkSubmit, SpawnAllOfAnOverAlignedCallableRunsEveryItem) {
+  struct alignas(64) Wide {
+    std::atomic<int>* runs;
+    // relaxed: read after wait_idle().
+    void operator()(int) const { runs->fetch_add(1, std::memory_order_relaxed); }
+  };
+  auto pool = TypeParam::make(2);
+  std::atomic<int> runs{0};
+  pool->spawn_all(iota_vector(300), Wide{&runs});
+  pool->wait_idle();
+  EXPECT_EQ(runs.load(std::memory_order_relaxed), 300);
 }
 
 TYPED_TEST(BulkSubmit, CancelPendingMidBatchLeavesNoFuturePending) {

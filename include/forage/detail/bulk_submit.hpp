@@ -1,15 +1,17 @@
 // spawn_all() and submit_all(): one task per input item, handed to the pool as one batch.
 // Pool and SingleQueuePool both come here.
 //
-// Each item's task is the block spawn() or submit() would build for it (make_heap_task,
-// make_submit_state), so a batch costs per item what a single call costs in allocation, and
-// once per batch what a single call costs in scheduling: one admission, one enqueue, one
-// wake-up decision (SchedulerAccess::post_batch).
+// submit_all builds, per item, the block submit() would build (make_submit_state): the futures
+// keep them. spawn_all of a sized input builds every task in one TaskSlab (task_slab.hpp: one
+// allocation, freed when the last task finishes), because a whole batch alive at once is more
+// than the block allocator keeps; of an unsized input, one block per item as spawn() does. Once
+// per batch, what a single call costs in scheduling: one admission, one enqueue, one wake-up
+// decision (SchedulerAccess::post_batch).
 //
 // All or nothing. The tasks are built first, into a TaskBatch; only a complete batch is
-// posted. If building throws (an item's copy, fn's copy, out of memory), the TaskBatch
-// cancels the tasks built so far (their blocks are freed, nothing ran, nothing was queued)
-// and the exception propagates. post_batch itself either queues every task or cancels every
+// posted. If building throws (an item's copy, fn's copy, out of memory), the TaskBatch (or
+// the slab) cancels the tasks built so far (their blocks are freed, nothing ran, nothing was
+// queued) and the exception propagates. post_batch itself either queues every task or cancels every
 // one and throws (PoolClosed, std::bad_alloc).
 #pragma once
 
@@ -17,6 +19,7 @@
 #include <cstddef>
 #include <functional>
 #include <ranges>
+#include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -25,6 +28,8 @@
 #include "forage/detail/scheduler_id.hpp"
 #include "forage/detail/submit.hpp"
 #include "forage/detail/task.hpp"
+#include "forage/detail/task_slab.hpp"
+#include "forage/errors.hpp"
 #include "forage/future.hpp"
 
 namespace forage::detail {
@@ -96,17 +101,55 @@ struct ItemCall {
   void operator()() { std::invoke(std::move(fn), std::move(item)); }
 };
 
+// A sized input whose callable fits a slab: every task in one TaskSlab, built in input order,
+// then posted as one batch. All or nothing as TaskBatch: a build that throws destroys the tasks
+// built so far and frees the slab; a refused post cancels every task, which frees the slab.
+template <class Call, class Executor, class R, class F>
+void spawn_all_in_slab(Executor& executor, const char* where, R& inputs, std::size_t count,
+                       const F& fn) {
+  TaskSlab<Call>* slab = TaskSlab<Call>::allocate(count);
+  std::vector<Task*> tasks;
+  std::size_t built = 0;
+  bool items_left = false;
+  try {
+    tasks.reserve(count);
+    auto it = std::ranges::begin(inputs);
+    const auto end = std::ranges::end(inputs);
+    for (; it != end && built < count; ++it, ++built) {
+      tasks.push_back(slab->construct(built, Call{fn, *it}));
+    }
+    items_left = it != end;
+  } catch (...) {
+    slab->discard_built(built);
+    throw;
+  }
+  if (built != count || items_left) {
+    // A range whose size() is not its length (a broken sized_range): refuse the batch whole.
+    slab->discard_built(built);
+    throw InvalidArgument(std::string(where) + ": the input's size() is " + std::to_string(count) +
+                          " but it holds " +
+                          (items_left ? "more items" : std::to_string(built) + " items"));
+  }
+  SchedulerAccess::post_batch(executor, tasks.data(), tasks.size());
+}
+
 template <class Executor, class R, class F>
 void spawn_all_to(Executor& executor, const char* where, R&& inputs, F&& fn) {
   using Call = ItemCall<std::decay_t<F>, BulkItem<std::remove_reference_t<R>>>;
   require_callable(fn, where);
-  TaskBatch batch;
-  reserve_for(inputs, batch);
-  for (auto&& item : inputs) {
-    batch.make_room();
-    batch.add(make_heap_task(where, Call{fn, std::forward<decltype(item)>(item)}));
+  if constexpr (std::ranges::sized_range<std::remove_reference_t<R>> && kFitsTaskSlab<Call>) {
+    const auto count = static_cast<std::size_t>(std::ranges::size(inputs));
+    if (count == 0) return;
+    spawn_all_in_slab<Call>(executor, where, inputs, count, fn);
+  } else {
+    TaskBatch batch;
+    reserve_for(inputs, batch);
+    for (auto&& item : inputs) {
+      batch.make_room();
+      batch.add(make_heap_task(where, Call{fn, std::forward<decltype(item)>(item)}));
+    }
+    batch.post(executor);
   }
-  batch.post(executor);
 }
 
 template <class Executor, class R, class F>
