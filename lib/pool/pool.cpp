@@ -2,6 +2,7 @@
 // wait_idle and shutdown in lifecycle/pool_lifecycle.cpp.
 #include "forage/pool.hpp"
 
+#include <algorithm>
 #include <new>
 #include <utility>
 
@@ -31,6 +32,7 @@ PoolCore::PoolCore(PoolOptions options, Pool* owner)
                                        : PoolOptions::kDefaultTraceBufferEvents;
   const auto trace_origin = TraceBuffer::Clock::now();
   wake_targets_ = WakeTargets(plan_);
+  search_limit_ = static_cast<std::uint32_t>(std::max<std::size_t>(2, workers / 2));
   slots_.reserve(workers);
   for (std::size_t i = 0; i < workers; ++i) {
     auto slot = std::make_unique<WorkerSlot>(injection_);
@@ -66,7 +68,7 @@ void PoolCore::post(Task* task) {
     // Every push notifies (a fence and one load while nobody sleeps). Skipping it when the
     // deque looked non-empty loses wake-ups: a thief can empty it between our look and our
     // push, check it, and park.
-    if (slots_.size() > 1) notify_one_from(*slots_[current_worker_context()->index]);
+    if (slots_.size() > 1) notify_published(slots_[current_worker_context()->index].get());
     return;
   }
   lifecycle_.admit(task);
@@ -75,7 +77,7 @@ void PoolCore::post(Task* task) {
     task->invoke(task, TaskAction::cancel);
     throw std::bad_alloc();
   }
-  parking_.notify_one_preferring([this] { return wake_targets_.on_current_cpu(); });
+  notify_published(nullptr);
 }
 
 // A join's second half. Unlike post(), it wakes a sleeper only when the deque was empty:
@@ -87,13 +89,25 @@ void PoolCore::fork(Task* task) noexcept {
   WorkerSlot& me = own_slot("fork()");
   const bool was_empty = me.deque.empty_approx();
   // A task the deque could not take was cancelled: the joiner then runs it itself.
-  if (push_own(me, task) && was_empty && slots_.size() > 1) notify_one_from(me);
+  if (push_own(me, task) && was_empty && slots_.size() > 1) notify_published(&me);
 }
 
-// notify_one, recorded as a wake when it woke a sleeper and the pool is traced.
-void PoolCore::notify_one_from(WorkerSlot& me) noexcept {
-  const bool woke = parking_.notify_one();
-  if (me.trace != nullptr && woke) [[unlikely]] {
+void PoolCore::notify_published(WorkerSlot* me, std::size_t tasks) noexcept {
+  const bool several = tasks > 1;
+  if (me == nullptr) {
+    if (parking_.notify_unless_searching([this] { return wake_targets_.on_current_cpu(); },
+                                         several)) {
+      lifecycle_.count_outside_wake();
+    }
+    return;
+  }
+  count_wake(*me, parking_.notify_unless_searching(several));
+}
+
+void PoolCore::count_wake(WorkerSlot& me, bool woke) noexcept {
+  if (!woke) return;
+  WorkerCounters::bump(me.counters.wakes, std::memory_order_relaxed);  // statistics
+  if (me.trace != nullptr) [[unlikely]] {
     const std::int64_t now = me.trace->now();
     me.trace->record(TraceKind::wake, now, now);
   }
