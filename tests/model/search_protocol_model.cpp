@@ -14,7 +14,8 @@
 // Mutants: without the last-one-out sweep a worker that searched, missed the task, and was
 // the last searcher sleeps on it; without the producer's mark (FenceSite::search_pending_mark)
 // a searcher that finds one task and runs it leaves the other to a worker that sleeps; without
-// the waiter's fence the event count's own lost wake-up comes back.
+// the waiter's fence the event count's own lost wake-up comes back; without the notify for a
+// share put on the searcher's own deque, the task there waits for a worker nobody wakes.
 #include <gtest/gtest.h>
 
 #include "model/model_runner.hpp"
@@ -174,6 +175,135 @@ struct TaskWaitingForTheNext : rl::test_suite<TaskWaitingForTheNext<Atoms, kVari
   }
 };
 
+// Pool's injection-queue share (injection_queue.cpp): a searcher that finds both tasks queued
+// takes them at once, runs task 0 and puts task 1 on its own deque (a one-slot model of it,
+// stolen with a CAS); the other worker can only get task 1 by stealing it. The protocol's
+// steps are those of next_task and finish_search with the share's notify (several), and the
+// limit is Pool's own for two workers (2), so both may search at once.
+template <class Atoms, bool kNotifyShare = true>
+struct ShareOnOwnDeque : rl::test_suite<ShareOnOwnDeque<Atoms, kNotifyShare>, 3> {
+  static constexpr std::uint32_t kLimit = 2;
+  static constexpr int kNone = -1;
+  ModelEventCount<Atoms> parking;
+  RelacyAtomic<int> published{0};
+  RelacyAtomic<int> taken{0};
+  RelacyAtomic<int> finished{0};
+  RelacyAtomic<int> slot0{kNone};  // worker 0's deque (one slot is enough for two tasks)
+  RelacyAtomic<int> slot1{kNone};
+  ModelEventCount<Atoms> second_ran_event;
+  RelacyAtomic<int> second_ran{0};
+
+  RelacyAtomic<int>& deque_slot(unsigned worker) { return worker == 0 ? slot0 : slot1; }
+
+  // A share of the queue: every task published and not taken (at most two), the first to run
+  // and the second onto our slot. -1 if the queue looked empty.
+  int take_share(unsigned me, bool& pushed_share) {
+    // relaxed (all): a task carries no data; the protocol's fences order its publication.
+    int next = taken.load(std::memory_order_relaxed);
+    for (;;) {
+      const int queued = published.load(std::memory_order_relaxed) - next;
+      if (queued <= 0) return kNone;
+      const int share = queued >= 2 ? 2 : 1;
+      if (taken.compare_exchange_weak(next, next + share, std::memory_order_relaxed,
+                                      std::memory_order_relaxed)) {
+        if (share == 2) {
+          // relaxed: published by the notify's fence, or by the RMWs that follow (release).
+          deque_slot(me).store(next + 1, std::memory_order_relaxed);
+          pushed_share = true;
+        }
+        return next;
+      }
+    }
+  }
+
+  int steal_from(unsigned victim) {
+    // relaxed: ordered by the protocol's fences and RMWs, as the queue's loads are.
+    int task = deque_slot(victim).load(std::memory_order_relaxed);
+    if (task == kNone) return kNone;
+    // relaxed: the CAS only decides who gets the task.
+    if (deque_slot(victim).compare_exchange_strong(task, kNone, std::memory_order_relaxed,
+                                                   std::memory_order_relaxed)) {
+      return task;
+    }
+    return kNone;
+  }
+
+  // A search round, and the last one out's sweep: the queue, then the other worker's deque.
+  int look(unsigned me, bool& pushed_share) {
+    const int task = take_share(me, pushed_share);
+    return task != kNone ? task : steal_from(1 - me);
+  }
+
+  void run(unsigned me, int task) {
+    if (task == 0) {
+      test::wait_until(second_ran_event,
+                       [this] { return second_ran.load(std::memory_order_relaxed) == 1; });
+    } else {
+      // relaxed: notify_all's fence orders it before the read of the waiters.
+      second_ran.store(1, std::memory_order_relaxed);
+      second_ran_event.notify_all();
+    }
+    // relaxed: notify_all's fence orders it before the read of the waiters.
+    if (finished.fetch_add(1, std::memory_order_relaxed) + 1 == 2) parking.notify_all();
+    // The own deque first, as next_task does (the owner's pop is a CAS here too).
+    const int own = steal_from(me);
+    if (own != kNone) run(me, own);
+  }
+
+  void work(unsigned me) {
+    for (;;) {
+      // relaxed: the finishing worker's notify_all and our fence order it.
+      if (finished.load(std::memory_order_relaxed) == 2) return;
+      const bool searching = parking.try_begin_search(kLimit);
+      if (searching) {
+        bool pushed_share = false;
+        const int task = look(me, pushed_share);
+        if (task != kNone) {
+          parking.end_search();
+          if (pushed_share && kNotifyShare) parking.notify_unless_searching(true);
+          run(me, task);
+          continue;
+        }
+      }
+      const auto ticket = parking.prepare_wait_after_search(searching);
+      if (ticket.last) {
+        bool pushed_share = false;
+        const int task = look(me, pushed_share);
+        if (task != kNone) {
+          parking.cancel_wait();
+          if (ticket.pending) parking.restore_mark();
+          if (pushed_share && kNotifyShare) parking.notify_unless_searching(true);
+          run(me, task);
+          continue;
+        }
+      }
+      // relaxed: read after the fence in prepare_wait_after_search.
+      if (finished.load(std::memory_order_relaxed) == 2) {
+        parking.cancel_wait();
+        return;
+      }
+      parking.commit_wait(ticket.key);
+    }
+  }
+
+  void thread(unsigned index) {
+    if (index == 0) {
+      for (int i = 0; i < 2; ++i) {
+        // relaxed: the producer's fence in notify_unless_searching orders it before the load.
+        published.fetch_add(1, std::memory_order_relaxed);
+        parking.notify_unless_searching();
+      }
+    } else {
+      work(index - 1);
+    }
+  }
+
+  void after() {
+    RL_ASSERT(finished.load(std::memory_order_relaxed) == 2);
+    RL_ASSERT(parking.waiters_approx() == 0);
+  }
+};
+
 using Shipped = RelacyAtomics<>;
 using NoPendingMark = RelacyAtomics<detail::FenceSite::search_pending_mark>;
 using NoWaiterFence = RelacyAtomics<detail::FenceSite::park_waiter_seq_cst>;
@@ -207,6 +337,24 @@ TEST(SearchProtocolModel, TaskWaitingForTheNextAlwaysRunsBothRandomScheduler) {
 
 TEST(SearchProtocolModel, TaskWaitingForTheNextAlwaysRunsBothAllSchedulesWithTwoPreemptions) {
   expect_passes<TaskWaitingForTheNext<Shipped, Variant::shipped>>(context_bound_scheduler(2));
+}
+
+// A share puts task 1 on the deque of the worker that runs task 0 (which waits for it): the
+// other worker must be woken, or be searching, and find it there.
+TEST(SearchProtocolModel, ShareOnOwnDequeRunsBothRandomScheduler) {
+  expect_passes<ShareOnOwnDeque<Shipped>>(random_scheduler(kRandomIterations));
+}
+
+// One preemption: 155k schedules, seconds. Two preemptions also pass (15.7M schedules, about
+// 200 s on the 2-core development VM): too long for every run of the suite.
+TEST(SearchProtocolModel, ShareOnOwnDequeRunsBothAllSchedulesWithOnePreemption) {
+  expect_passes<ShareOnOwnDeque<Shipped>>(context_bound_scheduler(1));
+}
+
+// Without the share's notify (finish_search, the sweep): the searcher that took both tasks was
+// the only one out and no mark was set, so nobody wakes the sleeper that could steal task 1.
+TEST(SearchProtocolModel, MutantWithoutShareNotifyIsCaught) {
+  expect_deadlock<ShareOnOwnDeque<Shipped, false>>(random_scheduler(kMutantIterations));
 }
 
 // The last searcher out misses the task in its round, parks without the sweep, and sleeps;
