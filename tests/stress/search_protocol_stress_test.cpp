@@ -47,7 +47,7 @@ TEST_P(SearchProtocolStress, OneTaskAtATimeIntoASleepingPoolIsAlwaysRun) {
   const std::uint64_t seed = test::test_seed();
   std::cout << "[ stress   ] seed " << seed << "\n";
   test::Jitter jitter(seed, 256);
-  test::Watchdog watchdog("one task into a sleeping pool", 300s);
+  test::Watchdog watchdog("one task into a sleeping pool", 120s);  // per round
   std::atomic<std::size_t> ran{0};
   for (std::size_t round = 0; round < rounds; ++round) {
     pause_between_rounds(jitter);
@@ -59,6 +59,7 @@ TEST_P(SearchProtocolStress, OneTaskAtATimeIntoASleepingPoolIsAlwaysRun) {
           [&pool, &ran] { pool.spawn([&ran] { ran.fetch_add(1, std::memory_order_relaxed); }); });
     }
     pool.wait_idle();
+    watchdog.progress();
   }
   EXPECT_EQ(ran.load(std::memory_order_relaxed), rounds);
 }
@@ -74,7 +75,7 @@ TEST_P(SearchProtocolStress, AsManyTasksAsWorkersThatWaitForEachOtherAllRunToget
   const std::uint64_t seed = test::test_seed();
   std::cout << "[ stress   ] seed " << seed << "\n";
   test::Jitter jitter(seed, 256);
-  test::Watchdog watchdog("rendezvous of every worker", 300s);
+  test::Watchdog watchdog("rendezvous of every worker", 120s);  // per round
   for (std::size_t round = 0; round < rounds; ++round) {
     std::atomic<std::size_t> arrived{0};
     auto meet = [&arrived, workers] {
@@ -92,6 +93,7 @@ TEST_P(SearchProtocolStress, AsManyTasksAsWorkersThatWaitForEachOtherAllRunToget
       });
     }
     pool.wait_idle();
+    watchdog.progress();
   }
   EXPECT_EQ(pool.stats().executed(), rounds * workers);
 }
