@@ -1,5 +1,6 @@
 // The futures tour from README.md: every snippet there is a marked region of this file
 // (tests check that they match), and this program runs in CI under every build.
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -133,6 +134,18 @@ int main() {
   int levels = one.submit(depth, 1000).get();  // 1000
   // [/help_while_wait]
   expect(levels == 1000, "the chain of waiting tasks to finish");
+
+  // [bulk]
+  std::vector<int> items = {1, 2, 3, 4, 5, 6, 7, 8};
+  // [executor.submit(fetch_price, x) for x in items]: one admission, one enqueue, one wake-up
+  std::vector<forage::Future<int>> quotes = pool.submit_all(items, fetch_price);
+  int total = 0;
+  for (forage::Future<int>& quote : quotes) total += quote.get();  // in input order: 360
+  std::atomic<int> logged{0};
+  pool.spawn_all(items, [&logged](int item) { logged += item; });  // fire and forget
+  pool.wait_idle();  // waits for the whole batch: logged == 36
+  // [/bulk]
+  expect(total == 360 && logged == 36, "the batch to give 360 and 36");
 
   // [shutdown]
   forage::Pool batch({.workers = 2});

@@ -1,4 +1,6 @@
 // The compiled half of the parallel algorithms: the hungry-thief signal and the errors.
+#include "forage/algorithm.hpp"
+
 #include <algorithm>
 #include <optional>
 #include <string>
@@ -49,6 +51,15 @@ bool thieves_waiting_on_current_worker() noexcept {
                         " chunks, more than the " + std::to_string(kMaxChunks) +
                         " one call can track; use a larger Chunking::fixed size, or "
                         "Chunking::adaptive()");
+}
+
+[[noreturn]] void throw_output_size_mismatch(const char* where, std::size_t inputs,
+                                             std::size_t outputs) {
+  throw InvalidArgument(std::string(where) + ": the output holds " + std::to_string(outputs) +
+                        " elements but the input has " + std::to_string(inputs) +
+                        "; size the output to the input first (a std::vector: resize(" +
+                        std::to_string(inputs) + ")), or pass a std::span of exactly " +
+                        std::to_string(inputs) + " elements");
 }
 
 void validate_map_options(const MapOptions& options, const char* where) {

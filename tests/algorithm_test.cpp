@@ -122,7 +122,7 @@ void expect_every_size_in_order_and_once(Chunking chunking) {
             return mix(x);
           },
           with(chunking));
-      static_assert(std::is_same_v<decltype(out), std::vector<std::uint64_t>>);
+      static_assert(std::is_same_v<decltype(out), MapResults<std::uint64_t>>);
       ASSERT_EQ(out.size(), n);
       EXPECT_EQ(first_mismatch(out, [](std::size_t i) { return mix(i); }), n);
       EXPECT_EQ(first_not_once(mapped), n);
@@ -917,7 +917,7 @@ TYPED_TEST(AlgorithmTest, MapAsyncReturnsAFutureOfTheResults) {
   auto pool = TypeParam::make(2);
   const std::vector<std::uint64_t> input = iota_vector(10'000);
   auto future = map_async(*pool, input, [](std::uint64_t x) { return mix(x); });
-  static_assert(std::is_same_v<decltype(future), Future<std::vector<std::uint64_t>>>);
+  static_assert(std::is_same_v<decltype(future), Future<MapResults<std::uint64_t>>>);
   const auto out = future.get();
   ASSERT_EQ(out.size(), input.size());
   EXPECT_EQ(first_mismatch(out, [](std::size_t i) { return mix(i); }), out.size());
@@ -981,7 +981,7 @@ TYPED_TEST(AlgorithmTest, ResultsNeedNotBeDefaultConstructible) {
     SCOPED_TRACE(c.name);
     const auto out = parallel_map(
         *pool, input, [](std::uint64_t x) { return NoDefault(mix(x)); }, with(c.chunking));
-    static_assert(std::is_same_v<decltype(out), const std::vector<NoDefault>>);
+    static_assert(std::is_same_v<decltype(out), const MapResults<NoDefault>>);
     ASSERT_EQ(out.size(), input.size());
     EXPECT_EQ(first_mismatch(out, [](std::size_t i) { return mix(i); }), out.size());
   }
@@ -996,7 +996,7 @@ TYPED_TEST(AlgorithmTest, BoolResultsAreWrittenWithoutRacingOnPackedBits) {
     SCOPED_TRACE(c.name);
     const auto out = parallel_map(
         *pool, input, [](std::uint64_t x) { return mix(x) % 3 == 0; }, with(c.chunking));
-    static_assert(std::is_same_v<decltype(out), const std::vector<bool>>);
+    static_assert(std::is_same_v<decltype(out), const MapResults<bool>>);
     ASSERT_EQ(out.size(), input.size());
     EXPECT_EQ(first_mismatch(out, [](std::size_t i) { return mix(i) % 3 == 0; }), out.size());
   }
@@ -1010,7 +1010,7 @@ TYPED_TEST(AlgorithmTest, MoveOnlyResultsAreMovedIntoTheVector) {
     const auto out = parallel_map(
         *pool, input, [](std::uint64_t x) { return std::make_unique<std::uint64_t>(mix(x)); },
         with(c.chunking));
-    static_assert(std::is_same_v<decltype(out), const std::vector<std::unique_ptr<std::uint64_t>>>);
+    static_assert(std::is_same_v<decltype(out), const MapResults<std::unique_ptr<std::uint64_t>>>);
     ASSERT_EQ(out.size(), input.size());
     std::size_t wrong = 0;
     for (std::size_t i = 0; i < out.size(); ++i) {

@@ -1,11 +1,15 @@
 // imap and imap_unordered on the three schedulers: order, each index once, unsized and
 // endless inputs read lazily on the consuming thread, the max_in_flight bound, leaving the
 // loop early, failures, and use from inside a task.
+#include <malloc.h>
+
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
+#include <limits>
 #include <memory>
 #include <numeric>
 #include <optional>
@@ -510,6 +514,202 @@ TYPED_TEST(MapStreamTest, PoolIsUsableAfterAFailedStream) {
     EXPECT_EQ(r, count++);
   }
   EXPECT_EQ(count, 100u);
+}
+
+// --- A window far larger than the input ------------------------------------------------------
+
+// Heap bytes in use, from glibc (0 under the sanitizers, whose allocators glibc does not see:
+// the bound below is then checked by the run time alone).
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define FORAGE_TEST_SANITIZED_HEAP 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define FORAGE_TEST_SANITIZED_HEAP 1
+#endif
+#endif
+
+std::size_t heap_in_use() {
+#ifdef FORAGE_TEST_SANITIZED_HEAP
+  return 0;
+#else
+  const struct mallinfo2 info = mallinfo2();
+  return info.uordblks + info.hblkhd;
+#endif
+}
+
+// Streams 10 items with `max_in_flight` results allowed ahead: every result comes, and the
+// memory held while the first one is consumed is what 10 items need, not what the window
+// would allow (SIZE_MAX slots cannot be allocated; 2^24 took 1.9 GiB and 4 s).
+template <bool Ordered, class PoolType, class Input>
+void expect_small_stream(PoolType& pool, Input&& input, std::size_t max_in_flight,
+                         Chunking chunking) {
+  SCOPED_TRACE(testing::Message() << "max_in_flight " << max_in_flight << ", chunk "
+                                  << chunking.items() << (Ordered ? ", ordered" : ", unordered"));
+  const std::size_t before = heap_in_use();
+  std::size_t held = 0;
+  std::size_t count = 0;
+  std::vector<std::uint32_t> seen(10, 0);
+  const MapOptions options = options_of(chunking, max_in_flight);
+  auto fn = [](std::size_t x) { return mix(x); };
+  if constexpr (Ordered) {
+    for (std::uint64_t r : imap(pool, std::forward<Input>(input), fn, options)) {
+      if (count == 0) held = heap_in_use() - std::min(before, heap_in_use());
+      EXPECT_EQ(r, mix(count));
+      ++count;
+    }
+  } else {
+    for (const auto& [index, r] : imap_unordered(pool, std::forward<Input>(input), fn, options)) {
+      if (count == 0) held = heap_in_use() - std::min(before, heap_in_use());
+      ASSERT_LT(index, 10u);
+      ++seen[index];
+      EXPECT_EQ(r, mix(index));
+      ++count;
+    }
+    EXPECT_EQ(std::count(seen.begin(), seen.end(), 1u), 10);
+  }
+  EXPECT_EQ(count, 10u);
+  EXPECT_LT(held, std::size_t{1} << 20) << "bytes held by a stream of 10 items";
+}
+
+template <bool Ordered, class PoolType>
+void expect_any_window_works_on_ten_items(PoolType& pool) {
+  for (std::size_t max_in_flight :
+       {std::numeric_limits<std::size_t>::max(), std::size_t{1} << 24, std::size_t{1} << 62}) {
+    for (Chunking chunking : {Chunking::adaptive(), Chunking::fixed(3), Chunking::python()}) {
+      expect_small_stream<Ordered>(pool, iota_vector(10), max_in_flight, chunking);    // sized
+      expect_small_stream<Ordered>(pool, CountingInput(10), max_in_flight, chunking);  // unsized
+    }
+  }
+}
+
+TYPED_TEST(MapStreamTest, ImapMemoryFollowsTheItemsInFlightNotMaxInFlight) {
+  auto pool = TypeParam::make(2);
+  const auto start = std::chrono::steady_clock::now();
+  expect_any_window_works_on_ten_items<true>(*pool);
+  // Generous (shared CI cores, sanitizers): a window allocated up front took 4 s per stream.
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(20));
+}
+
+TYPED_TEST(MapStreamTest, ImapUnorderedMemoryFollowsTheItemsInFlightNotMaxInFlight) {
+  auto pool = TypeParam::make(2);
+  const auto start = std::chrono::steady_clock::now();
+  expect_any_window_works_on_ten_items<false>(*pool);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(20));
+}
+
+// --- The input throws -----------------------------------------------------------------------
+
+// An unsized input whose iterator throws std::runtime_error("input failed at <k>") when
+// item `failing` is read (on dereference, or on increment past it when `on_increment`).
+class ThrowingInput {
+ public:
+  class iterator {
+   public:
+    using value_type = std::size_t;
+    using difference_type = std::ptrdiff_t;
+
+    iterator() = default;
+    explicit iterator(ThrowingInput* owner) : owner_(owner) {}
+    std::size_t operator*() const {
+      if (!owner_->on_increment_ && owner_->next_ == owner_->failing_) owner_->fail();
+      return owner_->next_;
+    }
+    iterator& operator++() {
+      if (owner_->on_increment_ && owner_->next_ + 1 == owner_->failing_) owner_->fail();
+      ++owner_->next_;
+      return *this;
+    }
+    void operator++(int) { ++*this; }
+    friend bool operator==(const iterator& it, std::default_sentinel_t) { return it.at_end(); }
+
+   private:
+    bool at_end() const { return owner_->next_ == owner_->limit_; }
+
+    ThrowingInput* owner_ = nullptr;
+  };
+
+  ThrowingInput(std::size_t limit, std::size_t failing, bool on_increment)
+      : limit_(limit), failing_(failing), on_increment_(on_increment) {}
+  iterator begin() { return iterator(this); }
+  std::default_sentinel_t end() const { return std::default_sentinel; }
+
+ private:
+  [[noreturn]] void fail() const {
+    throw std::runtime_error("input failed at " + std::to_string(failing_));
+  }
+
+  std::size_t next_ = 0;
+  std::size_t limit_;
+  std::size_t failing_;
+  bool on_increment_;
+};
+static_assert(std::ranges::input_range<ThrowingInput>);
+
+// The input throws when item `failing` is read: every item read before it was handed to a
+// task, so its result must be yielded (in order for imap), then the input's exception comes,
+// as thrown.
+template <bool Ordered, class PoolType>
+void expect_input_failure_after_every_read_result(PoolType& pool, std::size_t failing,
+                                                  bool on_increment, const MapOptions& options) {
+  SCOPED_TRACE(testing::Message() << "input fails at " << failing
+                                  << (on_increment ? " (increment)" : " (dereference)")
+                                  << ", window " << options.max_in_flight.value_or(0) << ", chunk "
+                                  << options.chunking.items());
+  ThrowingInput input(1000, failing, on_increment);
+  std::vector<std::uint32_t> seen(1000, 0);
+  std::size_t count = 0;
+  std::string error;
+  auto fn = [](std::size_t x) { return mix(x); };
+  try {
+    if constexpr (Ordered) {
+      for (std::uint64_t r : imap(pool, input, fn, options)) {
+        EXPECT_EQ(r, mix(count)) << "result " << count;
+        ++count;
+      }
+    } else {
+      for (const auto& [index, r] : imap_unordered(pool, input, fn, options)) {
+        ASSERT_LT(index, failing);
+        ++seen[index];
+        EXPECT_EQ(r, mix(index));
+        ++count;
+      }
+    }
+  } catch (const std::runtime_error& e) {
+    error = e.what();
+  }
+  EXPECT_EQ(error, "input failed at " + std::to_string(failing));
+  EXPECT_EQ(count, failing) << "results yielded before the input's exception";
+  if constexpr (!Ordered) {
+    EXPECT_EQ(std::count(seen.begin(), seen.begin() + static_cast<std::ptrdiff_t>(failing), 1u),
+              static_cast<std::ptrdiff_t>(failing));
+  }
+}
+
+template <bool Ordered, class System>
+void expect_every_input_failure_reported() {
+  auto pool = System::make(2);
+  for (const NamedChunking& c : every_chunking()) {
+    for (std::optional<std::size_t> window :
+         {std::optional<std::size_t>(), std::optional<std::size_t>(1),
+          std::optional<std::size_t>(8), std::optional<std::size_t>(64)}) {
+      for (std::size_t failing : {0, 1, 7, 500, 999}) {
+        SCOPED_TRACE(c.name);
+        for (bool on_increment : {false, true}) {
+          if (on_increment && failing == 0) continue;  // begin() has no increment to fail
+          expect_input_failure_after_every_read_result<Ordered>(*pool, failing, on_increment,
+                                                                options_of(c.chunking, window));
+        }
+      }
+    }
+  }
+}
+
+TYPED_TEST(MapStreamTest, ImapYieldsEveryReadItemsResultThenTheInputsException) {
+  expect_every_input_failure_reported<true, TypeParam>();
+}
+
+TYPED_TEST(MapStreamTest, ImapUnorderedYieldsEveryReadItemsResultThenTheInputsException) {
+  expect_every_input_failure_reported<false, TypeParam>();
 }
 
 }  // namespace

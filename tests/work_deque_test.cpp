@@ -250,6 +250,32 @@ TEST(WorkDeque, FailedGrowthLeavesTheDequeUnchanged) {
   }
 }
 
+TEST(WorkDeque, ReserveGrowsOnceSoThatTheReservedPushesDoNotGrow) {
+  DequeOwner<int> deque(4);
+  const DequeStealer<int> thief = deque.stealer();
+  deque.push(0);
+  deque.push(1);
+  EXPECT_EQ(thief.steal().value, 0);  // a stolen slot counts as free again
+  deque.reserve(100);                 // 1 held + 100: one ring of 128
+  EXPECT_EQ(deque.capacity(), 128u);
+  for (int value = 2; value < 102; ++value) deque.push(value);
+  EXPECT_EQ(deque.capacity(), 128u);
+  deque.reserve(27);  // fits: nothing changes
+  EXPECT_EQ(deque.capacity(), 128u);
+  EXPECT_EQ(steal_all(thief), range(1, 102));
+}
+
+TEST(WorkDeque, FailedReserveLeavesTheDequeUnchanged) {
+  DequeOwner<int> deque(2);
+  deque.push(1);
+  {
+    test::FailAllocation fail(0);
+    EXPECT_THROW(deque.reserve(10), std::bad_alloc);
+  }
+  EXPECT_EQ(deque.capacity(), 2u);
+  EXPECT_EQ(pop_all(deque), (std::vector<int>{1}));
+}
+
 // The split is in the types: a stealer can steal and estimate, never push or pop; the owner
 // is the deque itself, so it is neither copied nor moved, while stealers copy freely.
 template <class Handle>

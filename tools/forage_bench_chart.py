@@ -11,6 +11,15 @@ baseline is 0 somewhere (0 allocations) is drawn in raw values instead, with a n
 whose value is 0 is marked "0". Each system keeps its colour in every subplot (its variants:
 shades of it), with one legend for the whole figure.
 
+When the results hold more than two worker counts, a second PNG (--scaling-out, by default
+next to --out: results.png -> results-scaling.png) shows how each suite scales: one subplot
+per suite with its scaling metric (suites[].scaling, else the headline) in its own unit
+against the worker count on a log2 axis, one line per row in the same colours, min-max as
+error bars. Where the figure is a time per unit of work (suites[].scaling) or a rate (higher
+is better), a dashed grey line is ideal scaling from the baseline row's 1-worker figure (time
+/ n, rate x n, flat past the machine's cores). Worker counts above the cores are shaded:
+oversubscribed.
+
     tools/forage-bench --json results.json
     tools/forage_bench_chart.py --json results.json --out results.png
 
@@ -45,6 +54,9 @@ DPI = 100
 LOG_SPAN = 10.0  # log y scale when the largest plotted value / the smallest exceeds this
 MACHINE_LINE_CHARS = 150  # a longer machine line is split in two
 DEFAULT_TITLE = "forage-bench: each suite's headline figure, relative to forage"
+SCALING_TITLE = "forage-bench: each suite's figure against the worker count"
+IDEAL_COLOUR = "#999999"
+OVERSUBSCRIBED_COLOUR = "#eeeeee"
 
 
 class InputError(Exception):
@@ -156,7 +168,12 @@ def workers_label(count: int) -> str:
 def headline_figures(suite: dict[str, Any],
                      results: list[dict[str, Any]]) -> dict[tuple[Row, int], Figure]:
     """The suite's headline metric (metrics[0]) by (row, workers); non-finite ones dropped."""
-    metric = suite["metrics"][0]["metric"]
+    return metric_figures(suite, suite["metrics"][0]["metric"], results)
+
+
+def metric_figures(suite: dict[str, Any], metric: str,
+                   results: list[dict[str, Any]]) -> dict[tuple[Row, int], Figure]:
+    """One of the suite's metrics by (row, workers); non-finite ones dropped."""
     figures = {}
     for result in results:
         if (result["suite"] == suite["name"] and result["metric"] == metric
@@ -289,11 +306,13 @@ def machine_line(document: dict[str, Any]) -> str:
 
 
 def draw_legend(fig: Any, axes: Any, order: dict[Row, tuple[int, int]],
-                colours: dict[Row, tuple[float, ...]]) -> float:
+                colours: dict[Row, tuple[float, ...]],
+                extra: list[tuple[Any, str]] | None = None) -> float:
     """One legend for the figure, a column per system; returns its height (figure fraction).
 
     The variants of a system drawn in the same colour (never in the same subplot) share an
-    entry, "system (a / b)"; a suite without variants has its own "system" entry."""
+    entry, "system (a / b)"; a suite without variants has its own "system" entry. `extra`
+    entries (the scaling chart's ideal line) get a last column of their own."""
     from matplotlib.patches import Patch
 
     handles = {}
@@ -301,7 +320,7 @@ def draw_legend(fig: Any, axes: Any, order: dict[Row, tuple[int, int]],
         for handle, label in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(label, handle)
     rows = sorted((row for row in order if row.label in handles), key=lambda row: order[row])
-    if not rows:
+    if not rows and not extra:
         return 0.0
     columns: list[list[tuple[Any, str]]] = []
     for system in dict.fromkeys(row.system for row in rows):
@@ -315,6 +334,8 @@ def draw_legend(fig: Any, axes: Any, order: dict[Row, tuple[int, int]],
             variants = " / ".join(str(row.variant) for row in same)
             column.append((handles[same[0].label], f"{system} ({variants})"))
         columns.append(column)
+    if extra:
+        columns.append(list(extra))
 
     def place(wrap: bool) -> Any:
         lines = max(len(column) for column in columns)
@@ -371,6 +392,164 @@ def draw(document: dict[str, Any], out: Path, title: str) -> None:
     plt.close(fig)
 
 
+# --- Scaling ----------------------------------------------------------------------------------
+
+
+def scaling_path(out: Path) -> Path:
+    """The scaling chart's default place: next to the chart, results.png -> results-scaling.png."""
+    return out.with_name(f"{out.stem}-scaling{out.suffix}")
+
+
+def worker_counts(document: dict[str, Any]) -> list[int]:
+    """The worker counts that have results (settings.workers when none has)."""
+    counts = {result["workers"] for result in document["results"]}
+    return sorted(counts or set(document["settings"].get("workers", [])))
+
+
+def scaling_metric(suite: dict[str, Any]) -> dict[str, Any]:
+    """The suite's scaling metric: suites[].scaling when it names one of its metrics, else the
+    headline (metrics[0])."""
+    named = suite.get("scaling")
+    for metric in suite["metrics"]:
+        if metric["metric"] == named:
+            return metric
+    return suite["metrics"][0]
+
+
+def has_ideal(suite: dict[str, Any], metric: dict[str, Any]) -> bool:
+    """Ideal scaling means something for a time per unit of work (what suites[].scaling
+    declares) or a rate (higher is better); not for a latency, a CPU share or a count."""
+    return metric["metric"] == suite.get("scaling") or metric["better"] == "higher"
+
+
+def draw_scaling_suite(ax: Any, suite: dict[str, Any], figures: dict[tuple[Row, int], Figure],
+                       order: dict[Row, tuple[int, int]], colours: dict[Row, tuple[float, ...]],
+                       cores: int | None) -> bool:
+    """One suite's scaling subplot; returns whether it drew an ideal line."""
+    from matplotlib.ticker import (FixedLocator, FuncFormatter, LogLocator, NullFormatter,
+                                   NullLocator)
+
+    metric = scaling_metric(suite)
+    title = f"{suite['name']}: {metric['title']}"
+    ax.set_title(title, fontsize=10)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    if not figures:
+        why = "no results" if suite.get("ok", True) else "no results (the suite failed)"
+        ax.text(0.5, 0.5, why, ha="center", va="center", transform=ax.transAxes, color="dimgray")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        return False
+
+    rows = sorted({row for row, _ in figures}, key=lambda r: order[r])
+    workers = sorted({count for _, count in figures})
+    plotted: list[float] = []
+    for row in rows:
+        points = [(count, figures[(row, count)]) for count in workers if (row, count) in figures]
+        xs = [count for count, _ in points]
+        ys = [figure.value for _, figure in points]
+        below = [max(figure.value - figure.low, 0.0) for _, figure in points]
+        above = [max(figure.high - figure.value, 0.0) for _, figure in points]
+        ax.errorbar(xs, ys, yerr=[below, above], color=colours[row], label=row.label,
+                    marker="o", markersize=3.5, linewidth=1.4, elinewidth=0.7, capsize=2)
+        plotted += [figure.low for _, figure in points] + [figure.high for _, figure in points]
+
+    ideal = False
+    baseline = metric.get("baseline", suite["baseline"])
+    base_row = next((row for row in rows if row.label == baseline), None)
+    start = figures.get((base_row, workers[0])) if base_row else None
+    if has_ideal(suite, metric) and start and start.value > 0 and len(workers) > 1:
+        first = workers[0]
+        # Past the cores more workers add no hardware: the ideal stays flat there.
+        usable = [min(count, cores) if cores else count for count in workers]
+        if metric["better"] == "higher":
+            line = [start.value * count / first for count in usable]
+        else:
+            line = [start.value * first / count for count in usable]
+        ax.plot(workers, line, color=IDEAL_COLOUR, linestyle="--", linewidth=1.0, zorder=0)
+        plotted += line
+        ideal = True
+
+    ax.set_xscale("log", base=2)
+    ax.xaxis.set_major_locator(FixedLocator(workers))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xlim(workers[0] / 1.3, workers[-1] * 1.3)
+    if cores and workers[-1] > cores:
+        above_cores = [count for count in workers if count > cores]
+        # From halfway (on the log axis) between the cores and the next count past them.
+        edge = math.sqrt(cores * above_cores[0]) if cores >= workers[0] else workers[0] / 1.3
+        ax.axvspan(edge, workers[-1] * 1.3, color=OVERSUBSCRIBED_COLOUR, zorder=-1)
+        ax.text(workers[-1] * 1.25, 0.98, f"more workers\nthan {cores} cores",
+                transform=ax.get_xaxis_transform(), ha="right", va="top", fontsize=7,
+                color="#666666")
+
+    positive = [v for v in plotted if v > 0]
+    if positive and len(positive) == len(plotted) and max(positive) / min(positive) > LOG_SPAN:
+        ax.set_yscale("log")
+        # 1, 2, 5 per decade: a figure spanning one or two decades still gets labels.
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        ax.set_ylim(bottom=min(positive) / 1.6, top=max(positive) * 1.6)
+    elif plotted:
+        ax.set_ylim(bottom=min(0.0, min(plotted)), top=max(plotted) * 1.15 or 1.0)
+    ax.tick_params(axis="both", labelsize=7.5)
+    ax.set_xlabel("workers", fontsize=8)
+    ax.set_ylabel(f"{metric['unit']}, {metric['better']} is better", fontsize=8)
+    if not suite.get("ok", True):
+        ax.text(0.5, 0.02, "the suite failed: some results are missing", fontsize=7.5,
+                style="italic", color="#8b0000", ha="center", va="bottom",
+                transform=ax.transAxes)
+    ax.grid(which="major", linewidth=0.4, alpha=0.5)
+    ax.set_axisbelow(True)
+    return ideal
+
+
+def draw_scaling(document: dict[str, Any], out: Path, title: str) -> None:
+    """Each suite's scaling metric against the worker count, one line per row."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.lines import Line2D
+    import matplotlib.pyplot as plt
+
+    suites = document["suites"]
+    results = document["results"]
+    if not suites:
+        raise InputError("the document has no suites")
+    order = row_order(results)
+    figures = [metric_figures(suite, scaling_metric(suite)["metric"], results)
+               for suite in suites]
+    together = [{row for row, _ in suite_figures} for suite_figures in figures]
+    colours = row_colours(sorted(set().union(*together), key=lambda row: order[row]), together)
+    cores = document["machine"].get("cores")
+    cores = cores if isinstance(cores, int) and cores > 0 else None
+
+    columns = min(COLUMNS, len(suites))
+    lines = math.ceil(len(suites) / columns)
+    height = max(4.5, 3.1 * lines + 1.3)
+    fig, axes = plt.subplots(lines, columns, figsize=(WIDTH_INCHES, height), dpi=DPI,
+                             squeeze=False)
+    ideal = False
+    for index, suite in enumerate(suites):
+        ideal |= draw_scaling_suite(axes[index // columns][index % columns], suite,
+                                    figures[index], order, colours, cores)
+    for index in range(len(suites), lines * columns):
+        axes[index // columns][index % columns].axis("off")
+
+    extra = []
+    if ideal:
+        ideal_line = Line2D([], [], color=IDEAL_COLOUR, linestyle="--", linewidth=1.0)
+        extra.append((ideal_line, "ideal (the baseline's 1-worker figure ÷ n for a time, "
+                                  "× n for a rate; n ≤ cores)"))
+    legend_height = draw_legend(fig, axes, order, colours, extra)
+    fig.suptitle(f"{title}\n{machine_line(document)}", fontsize=11, y=0.995)
+    fig.tight_layout(rect=(0, legend_height + 0.005, 1, 1), h_pad=1.2, w_pad=1.0)
+    fig.savefig(out, dpi=DPI, pil_kwargs={"optimize": True})
+    plt.close(fig)
+
+
 # --- Main -------------------------------------------------------------------------------------
 
 
@@ -383,9 +562,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="the results (format: docs/bench-results.schema.json)")
     parser.add_argument("--out", type=Path, required=True, metavar="FILE.png",
                         help="the PNG to write")
+    parser.add_argument("--scaling-out", type=Path, metavar="FILE.png",
+                        help="where the scaling chart goes when the results hold more than "
+                             "two worker counts (default: next to --out, NAME-scaling.png)")
     parser.add_argument("--title", default=DEFAULT_TITLE, metavar="STR",
                         help="the first title line (default: %(default)s)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.scaling_out is not None and args.scaling_out.resolve() == args.out.resolve():
+        parser.error("--scaling-out names the same file as --out")
+    return args
 
 
 def main(argv: list[str]) -> int:
@@ -399,9 +584,22 @@ def main(argv: list[str]) -> int:
               "Debian's python3-matplotlib (apt-get install python3-matplotlib) and run this "
               "with /usr/bin/python3", file=sys.stderr)
         return 1
+    writing = args.out
     try:
         document = load(args.json)
         draw(document, args.out, args.title)
+        print(f"forage_bench_chart: wrote {args.out}", file=sys.stderr)
+        scaling_out = args.scaling_out or scaling_path(args.out)
+        counts = worker_counts(document)
+        if len(counts) > 2:
+            writing = scaling_out
+            draw_scaling(document, scaling_out, SCALING_TITLE)
+            print(f"forage_bench_chart: wrote {scaling_out} (scaling over "
+                  f"{','.join(map(str, counts))} workers)", file=sys.stderr)
+        elif scaling_out.exists():
+            print(f"forage_bench_chart: note: {scaling_out} is from an earlier run (this one "
+                  f"has {len(counts)} worker count{'s' if len(counts) != 1 else ''}, no "
+                  "scaling chart)", file=sys.stderr)
     except InputError as error:
         print(f"forage_bench_chart: {error}", file=sys.stderr)
         return 1
@@ -411,9 +609,8 @@ def main(argv: list[str]) -> int:
               "tests/tools/bench_json_test.py --check-only FILE", file=sys.stderr)
         return 1
     except OSError as error:
-        print(f"forage_bench_chart: cannot write {args.out}: {error}", file=sys.stderr)
+        print(f"forage_bench_chart: cannot write {writing}: {error}", file=sys.stderr)
         return 1
-    print(f"forage_bench_chart: wrote {args.out}", file=sys.stderr)
     return 0
 
 

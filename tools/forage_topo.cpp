@@ -15,20 +15,24 @@ namespace {
 nlohmann::json describe_json(const forage::Topology& topology) {
   std::size_t numa_nodes = 0;
   std::size_t cache_groups = 0;
+  std::size_t packages = 0;
   nlohmann::json cores = nlohmann::json::array();
   for (const forage::Core& core : topology.cores()) {
     numa_nodes = std::max(numa_nodes, core.numa_node + 1);
     cache_groups = std::max(cache_groups, core.cache_group + 1);
+    packages = std::max(packages, core.package + 1);
     cores.push_back({{"os_index", core.os_index},
                      {"pus", core.pus},
                      {"cache_group", core.cache_group},
-                     {"numa_node", core.numa_node}});
+                     {"numa_node", core.numa_node},
+                     {"package", core.package}});
   }
   return {{"synthetic", topology.is_synthetic()},
           {"cores", topology.core_count()},
           {"pus", topology.pu_count()},
           {"numa_nodes", numa_nodes},
           {"cache_groups", cache_groups},
+          {"packages", packages},
           {"allowed_pus", topology.allowed_pus()},
           {"core_list", cores},
           {"pinning_plan", topology.pinning_plan(topology.core_count(), forage::Pinning::cores)}};

@@ -82,7 +82,7 @@ std::string run(forage::Pool& pool, Workload workload, std::size_t size) {
     case Workload::map: {
       std::vector<std::size_t> inputs(size);
       std::iota(inputs.begin(), inputs.end(), std::size_t{0});
-      const std::vector<double> out = forage::parallel_map(pool, inputs, skewed_work);
+      const forage::MapResults<double> out = forage::parallel_map(pool, inputs, skewed_work);
       if (out.size() != size) throw std::runtime_error("map: wrong size");
       return "parallel_map of " + std::to_string(size) + " items, skewed work, adaptive chunks";
     }

@@ -1,4 +1,5 @@
-// alloc: heap allocations per join and per submit, counted by replacing malloc and its family
+// alloc: heap allocations per join and per task handed over (submit, spawn, TaskGroup::spawn),
+// counted by replacing malloc and its family
 // for this binary (common/counting_malloc.hpp): every C++ operator new goes through malloc,
 // and so do libgomp's task allocations and oneTBB's, so every system is counted at the same
 // entry. Every allocation in the process inside the window is counted, whichever thread makes
@@ -12,8 +13,12 @@
 //       the joining frame's stack).
 //   allocs_per_submit  allocating calls while 10,000 tasks are handed over from the benchmark
 //       thread and waited for, / 10,000; bytes_per_submit likewise. After a warm-up of the
-//       same. The target for forage is 1 (the task and its future's state are one
-//       heap block).
+//       same (until a window allocates nothing, kMinWarmUps to kMaxWarmUps windows: the
+//       steady state). forage's target is 0 for small tasks: the
+//       task and its future's state are one block of its block allocator
+//       (include/forage/detail/block_alloc.hpp), whose per-thread caches recycle blocks freed
+//       on any thread, so only the warm-up calls malloc. The spawn and task_group rows count
+//       the same for fire-and-forget spawns and TaskGroup::spawn.
 // The window is the computation alone: each system's threads are started and warmed before
 // it, and the benchmark library runs nothing inside it. It closes after the system's own wait
 // (get() of every future, wait_idle(), task_group::wait(), the end of the parallel region),
@@ -31,6 +36,10 @@
 //       num_threads(workers)` + `omp single`.
 //   submit/submit  forage and the SingleQueuePools: pool.submit(ReturnOne{}) x 10,000, the
 //       futures kept in a reserved vector, get() each, then wait_idle().
+//   submit/spawn   forage and the SingleQueuePools: pool.spawn(count) x 10,000, then
+//       wait_idle() (every block is freed by a worker, none by the benchmark thread).
+//   submit/task_group  onetbb as below; forage and the SingleQueuePools: a forage::TaskGroup
+//       on the pool, group.spawn(count) x 10,000 from the benchmark thread, then wait().
 //   submit/submit  rvaser_thread_pool: thread_pool::ThreadPool::Submit(ReturnOne{}) x 10,000,
 //       the std::futures kept, get() each (Submit makes a std::packaged_task behind a
 //       std::shared_ptr and queues a std::function holding it).
@@ -82,6 +91,12 @@ constexpr int kFibN = 20;                   // 10,945 joins
 constexpr std::uint64_t kSubmits = 10'000;  // per window
 constexpr std::int64_t kWindows = 10;       // windows (benchmark iterations) per benchmark
 constexpr std::int64_t kQuickWindows = 3;
+// Windows run before the counted ones: at least kMinWarmUps, then more until one makes no
+// allocation, at most kMaxWarmUps. How many blocks a window needs at once depends on how far
+// the benchmark thread gets ahead of the workers, which varies between windows; caches that
+// recycle blocks stop growing once they covered the largest such peak (the steady state).
+constexpr int kMinWarmUps = 2;
+constexpr int kMaxWarmUps = 10;
 
 // The task of the submit table: empty, returning int (the 1s are summed to check that every
 // future delivered).
@@ -119,6 +134,49 @@ class ForageSubmit : public forage::bench::ForagePoolRunner<System> {
 
  private:
   std::vector<forage::Future<int>> pending_;  // a member of the derived class: ends before the pool
+};
+
+// Fire-and-forget tasks, counted per worker (bench_support.hpp's WorkerCounters).
+template <class System>
+class ForageSpawn : public forage::bench::ForagePoolRunner<System> {
+ public:
+  static constexpr const char* kSystem = System::kName;
+  static constexpr const char* kVariant = "spawn";
+
+  using forage::bench::ForagePoolRunner<System>::ForagePoolRunner;
+
+  std::uint64_t submit_all(std::uint64_t count) {
+    this->counters_.reset();
+    for (std::uint64_t i = 0; i < count; ++i) {
+      this->pool_->spawn([] { forage::bench::WorkerCounters::count_one(); });
+    }
+    this->pool_->wait_idle();
+    return this->counters_.sum();
+  }
+};
+
+// TaskGroup::spawn from the benchmark thread, then wait().
+template <class System>
+class ForageTaskGroup : public forage::bench::ForagePoolRunner<System> {
+ public:
+  static constexpr const char* kSystem = System::kName;
+  static constexpr const char* kVariant = "task_group";
+
+  using forage::bench::ForagePoolRunner<System>::ForagePoolRunner;
+
+  std::uint64_t submit_all(std::uint64_t count) {
+    this->counters_.reset();
+    {
+      forage::TaskGroup group(*this->pool_);
+      for (std::uint64_t i = 0; i < count; ++i) {
+        group.spawn([] { forage::bench::WorkerCounters::count_one(); });
+      }
+      group.wait();
+    }
+    // The workers' last steps after each task (nothing that allocates) are over too.
+    this->pool_->wait_idle();
+    return this->counters_.sum();
+  }
 };
 
 #ifdef FORAGE_HAVE_RVASER_THREAD_POOL
@@ -255,9 +313,18 @@ template <class Runner>
 void allocs_per_submit(benchmark::State& state, std::size_t workers) {
   Runner runner(workers);
   if (!runner.start(state)) return;
-  // Warm-up of the same size: queues, task pools and allocator caches as deep as a window.
-  if (!forage::bench::check_count(state, "warm-up tasks", runner.submit_all(kSubmits), kSubmits))
-    return;
+  // Warm-up windows of the same size: queues, task pools and allocator caches as deep as a
+  // window needs.
+  for (int warm_up = 0; warm_up < kMaxWarmUps; ++warm_up) {
+    const AllocationCount before = forage::bench::allocation_count();
+    if (!forage::bench::check_count(state, "warm-up tasks", runner.submit_all(kSubmits),
+                                    kSubmits)) {
+      return;
+    }
+    if (warm_up + 1 >= kMinWarmUps && forage::bench::allocation_count().calls == before.calls) {
+      break;
+    }
+  }
 
   AllocationCount counted;
   for (auto _ : state) {
@@ -281,6 +348,8 @@ void allocs_per_submit(benchmark::State& state, std::size_t workers) {
 template <class Fn>
 void for_each_submit_runner(Fn&& fn) {
   forage::bench::for_each_pool_runner<ForageSubmit>(fn);
+  forage::bench::for_each_pool_runner<ForageSpawn>(fn);
+  forage::bench::for_each_pool_runner<ForageTaskGroup>(fn);
 #ifdef FORAGE_HAVE_RVASER_THREAD_POOL
   fn(std::type_identity<RvaserSubmit>{});
 #endif

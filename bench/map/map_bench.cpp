@@ -3,9 +3,10 @@
 // picks the workload, so each suite is its own program.
 //
 // Every system computes out[i] = Work{}(in[i]) for the same input with the same function
-// object, into a fresh std::vector<double> of the results per run: what parallel_map returns.
-// The peers build theirs the same way (std::vector<double>(n), then fill it), inside the timed
-// region; a run's result is freed outside it. After the warm-up run the result is compared
+// object, into a fresh vector of the results per run: forage's rows get parallel_map's
+// MapResults<double>, each element built by the worker that computes it; the peers build
+// std::vector<double>(n) on the calling thread, then fill it, inside the timed region. A run's
+// result is freed outside it. After the warm-up run the result is compared
 // with the serial one, element by element.
 //
 // Figures, higher is better:
@@ -15,8 +16,9 @@
 //       are charged for building their result vector.
 //   speedup_vs_serial_map  (serial time + result_alloc) / system time: against a serial map
 //       that returns a fresh vector too. result_alloc is the time to build std::vector<double>
-//       (n) on the calling thread, timed right after the serial run. Every system here pays it
-//       serially, before the parallel part, so it bounds every speedup_vs_serial.
+//       (n) on the calling thread, timed right after the serial run. The peers pay it
+//       serially, before the parallel part; parallel_map does not (bench/map/map_cheap_bench.cpp
+//       measures that with glibc's default malloc).
 //
 // Memory. glibc serves an 80 MB block with a fresh mmap and unmaps it on free, so every run's
 // result vector would page-fault all its 20,000 pages, which on the VM forage is measured on
@@ -25,16 +27,16 @@
 // to keep freed memory (no mmap, no trimming): a run's result reuses the previous run's pages,
 // as with allocators that cache large blocks, and result_alloc is the zeroing alone.
 //
-// Work{}(x): the integer part of x is the iteration count, the fraction the seed; each
-// iteration is v = v / 2 + sqrt(v), a dependent chain within an item (the core overlaps the
-// chains of neighbouring items) that the compiler cannot vectorize across items because the
-// trip count varies per item. v converges to 4 from any seed in [1, 2): no overflow, no
-// denormals.
-//   uniform: every item kIterations iterations (about 20 ns on the 2-core Xeon VM forage is
+// Work{}(x) (bench/common/map_work.hpp, shared with the scaling suite): the integer part of x
+// is the iteration count, the fraction the seed; each iteration is v = v / 2 + sqrt(v), a
+// dependent chain within an item (the core overlaps the chains of neighbouring items) that the
+// compiler cannot vectorize across items because the trip count varies per item. v converges
+// to 4 from any seed in [1, 2): no overflow, no denormals.
+//   uniform: every item kMapIterations iterations (about 20 ns on the 2-core Xeon VM forage is
 //            measured on: 10M items take about 0.2 s serially).
-//   skewed:  item i gets 1 + (2 kIterations - 2) i / (n - 1) iterations, rounded: the same
-//            mean, the last items 2 kIterations - 1 times as costly as the first. (Long chains
-//            overlap less, so the skewed serial time is about 15% higher than the uniform.)
+//   skewed:  item i gets 1 + (2 kMapIterations - 2) i / (n - 1) iterations, rounded: the
+//            same mean, the last items 2 kMapIterations - 1 times as costly as the first. (Long
+//            chains overlap less, so the skewed serial time is about 15% higher than the uniform.)
 //
 // Benchmarks "map_<workload>/<system>/workers:<n>/<chunking>":
 //   forage, single_queue_locked, single_queue_lock_free: forage::parallel_map(pool, in,
@@ -58,7 +60,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -71,6 +72,7 @@
 #include <benchmark/benchmark.h>
 
 #include "common/bench_support.hpp"
+#include "common/map_work.hpp"
 #include "common/peers.hpp"
 #include "forage/algorithm.hpp"
 #include "forage/map_options.hpp"
@@ -87,45 +89,17 @@ using forage::bench::Clock;
 
 constexpr std::size_t kItems = 10'000'000;
 constexpr std::size_t kQuickItems = 1'000'000;
-constexpr std::size_t kIterations = 14;  // mean iterations per item (see Work)
 constexpr std::size_t kFixedChunk = 1024;
 constexpr std::int64_t kRuns = 3;  // timed runs per benchmark run (after one warm-up run)
 
-// The per-item function, as a function object so that every system gets it inlined (a plain
-// function passed by reference reaches parallel_map's loop as a pointer, called indirectly).
-struct Work {
-  double operator()(double x) const noexcept {
-    const auto iterations = static_cast<int>(x);
-    double v = x - static_cast<double>(iterations) + 1.0;
-    for (int k = 0; k < iterations; ++k) v = v * 0.5 + std::sqrt(v);
-    return v;
-  }
-};
-
-enum class Workload { uniform, skewed };
+using Work = forage::bench::MapWork;
+using Workload = forage::bench::MapWorkload;
+using forage::bench::workload_name;
 
 #if !defined(FORAGE_MAP_WORKLOAD_SKEWED)
 #error "define FORAGE_MAP_WORKLOAD_SKEWED to 0 (map_uniform) or 1 (map_skewed)"
 #endif
 constexpr Workload kWorkload = FORAGE_MAP_WORKLOAD_SKEWED ? Workload::skewed : Workload::uniform;
-
-const char* workload_name(Workload workload) {
-  return workload == Workload::uniform ? "uniform" : "skewed";
-}
-
-std::vector<double> make_input(Workload workload, std::size_t n) {
-  std::vector<double> input(n);
-  const std::size_t last = n > 1 ? n - 1 : 1;
-  for (std::size_t i = 0; i < n; ++i) {
-    const double seed = static_cast<double>(i % 1000) / 1000.0;
-    // Skewed: 1 + (2 kIterations - 2) i / (n - 1), rounded, so the mean is kIterations.
-    const std::size_t iterations = workload == Workload::uniform
-                                       ? kIterations
-                                       : 1 + ((2 * kIterations - 2) * i + last / 2) / last;
-    input[i] = static_cast<double>(iterations) + seed;
-  }
-  return input;
-}
 
 // The input of one workload and its serial result. Built at the first use and kept while the
 // benchmarks of that workload run (they are registered together): building it takes longer
@@ -152,7 +126,7 @@ Dataset& dataset_for(Workload workload, std::size_t n) {
     dataset.workload = workload;
     dataset.expected.clear();
     dataset.expected.shrink_to_fit();
-    dataset.input = make_input(workload, n);
+    dataset.input = forage::bench::make_map_input(workload, n);
     dataset.expected.resize(n);
     serial_ns(dataset.input, dataset.expected);
   }
@@ -174,7 +148,7 @@ class ForageRunner : public forage::bench::ForagePoolRunner<System> {
     options_.chunking = chunking;
   }
 
-  std::vector<double> map(const std::vector<double>& input) {
+  forage::MapResults<double> map(const std::vector<double>& input) {
     return forage::parallel_map(*this->pool_, input, Work{}, options_);
   }
 
@@ -246,7 +220,7 @@ void map_benchmark(benchmark::State& state, Workload workload, std::size_t n, Ma
   if (!runner.start(state)) return;
   {
     // Warm-up: threads running, the allocator's and the kernel's caches as a run leaves them.
-    const std::vector<double> out = runner.map(input);
+    const auto out = runner.map(input);
     if (out != dataset.expected) {
       state.SkipWithError("the results differ from the serial map's");
       return;
@@ -259,7 +233,7 @@ void map_benchmark(benchmark::State& state, Workload workload, std::size_t n, Ma
   Clock::duration elapsed{};
   for (auto _ : state) {
     const Clock::time_point start = Clock::now();
-    std::vector<double> out = runner.map(input);
+    const auto out = runner.map(input);
     const Clock::duration run = Clock::now() - start;
     elapsed += run;
     state.SetIterationTime(std::chrono::duration<double>(run).count());

@@ -17,6 +17,14 @@
 //   forage/spawn, single_queue_locked/spawn, single_queue_lock_free/spawn
 //       pool.spawn(count) x 1M, fire and forget, then wait_idle(): no future, the lightest
 //       way in.
+//   forage/spawn_all, single_queue_locked/spawn_all, single_queue_lock_free/spawn_all
+//       pool.spawn_all(indices, count) over the 1M indices, then wait_idle(): the same tasks
+//       as spawn, handed over as one batch (one admission, one bulk enqueue, one wake-up).
+//   forage/submit_all, single_queue_locked/submit_all, single_queue_lock_free/submit_all
+//       pool.submit_all(indices, return 1) -> the 1M futures in one call, then get() each.
+//       Both batch variants also time the single-call form (spawn / submit) on the same pool
+//       in the same benchmark, as many runs, interleaved with the batch runs: the counter
+//       speedup_vs_single = single-call time / batch time (the goal: spawn_all >= 3x).
 //   rvaser_thread_pool/submit   Robert Vaser's thread_pool::ThreadPool (Debian's
 //       libthread-pool-dev): Submit(ReturnOne{}) x 1M, the std::futures kept, then get()
 //       each. Submit wraps the task in a std::packaged_task behind a std::shared_ptr and
@@ -63,6 +71,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <ranges>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -160,6 +169,41 @@ class ForageSpawn : public ForagePoolRunner<System> {
     this->counters_.reset();
     return ran;
   }
+};
+
+// The 1M tasks as one batch; run_single() hands over the same tasks one call each, on the
+// same pool, for speedup_vs_single.
+template <class System>
+class ForageSpawnAll : public ForageSpawn<System> {
+ public:
+  static constexpr const char* kVariant = "spawn_all";
+  using ForageSpawn<System>::ForageSpawn;
+
+  std::uint64_t run(std::uint64_t tasks) {
+    this->pool_->spawn_all(std::views::iota(std::uint64_t{0}, tasks),
+                           [](std::uint64_t) { WorkerCounters::count_one(); });
+    this->pool_->wait_idle();
+    const std::uint64_t ran = this->counters_.sum();
+    this->counters_.reset();
+    return ran;
+  }
+  std::uint64_t run_single(std::uint64_t tasks) { return ForageSpawn<System>::run(tasks); }
+};
+
+template <class System>
+class ForageSubmitAll : public ForageSubmit<System> {
+ public:
+  static constexpr const char* kVariant = "submit_all";
+  using ForageSubmit<System>::ForageSubmit;
+
+  std::uint64_t run(std::uint64_t tasks) {
+    std::vector<forage::Future<int>> futures = this->pool_->submit_all(
+        std::views::iota(std::uint64_t{0}, tasks), [](std::uint64_t) { return 1; });
+    std::uint64_t sum = 0;
+    for (auto& future : futures) sum += static_cast<std::uint64_t>(future.get());
+    return sum;
+  }
+  std::uint64_t run_single(std::uint64_t tasks) { return ForageSubmit<System>::run(tasks); }
 };
 
 #ifdef FORAGE_HAVE_RVASER_THREAD_POOL
@@ -317,11 +361,17 @@ void for_each_throughput_runner(Fn&& fn) {
   using forage::bench::SingleQueueLockFreeSystem;
   fn(std::type_identity<ForageSubmit<ForageSystem>>{});
   fn(std::type_identity<ForageSpawn<ForageSystem>>{});
+  fn(std::type_identity<ForageSpawnAll<ForageSystem>>{});
+  fn(std::type_identity<ForageSubmitAll<ForageSystem>>{});
   fn(std::type_identity<ForageTracedSubmit<ForageTracedSystem>>{});
   fn(std::type_identity<ForageSubmit<SingleQueueLockedSystem>>{});
   fn(std::type_identity<ForageSpawn<SingleQueueLockedSystem>>{});
+  fn(std::type_identity<ForageSpawnAll<SingleQueueLockedSystem>>{});
+  fn(std::type_identity<ForageSubmitAll<SingleQueueLockedSystem>>{});
   fn(std::type_identity<ForageSubmit<SingleQueueLockFreeSystem>>{});
   fn(std::type_identity<ForageSpawn<SingleQueueLockFreeSystem>>{});
+  fn(std::type_identity<ForageSpawnAll<SingleQueueLockFreeSystem>>{});
+  fn(std::type_identity<ForageSubmitAll<SingleQueueLockFreeSystem>>{});
 #ifdef FORAGE_HAVE_RVASER_THREAD_POOL
   fn(std::type_identity<RvaserSubmit>{});
 #endif
@@ -356,9 +406,26 @@ void throughput(benchmark::State& state, std::size_t workers, std::uint64_t task
   if (!forage::bench::check_count(state, "warm-up tasks", runner.run(tasks), tasks)) return;
   const forage::PoolStats before = runner.stats();
 
-  const std::optional<Clock::duration> elapsed = forage::bench::time_checked_runs(
-      state, "tasks", tasks, [&runner, tasks] { return runner.run(tasks); });
-  if (!elapsed) return;
+  // A batch runner also times the single-call form, one run after each batch run (outside
+  // the benchmark's own timing), so both see the same machine state.
+  constexpr bool kHasSingle = requires { runner.run_single(tasks); };
+  Clock::duration single_elapsed{};
+  const std::optional<Clock::duration> timed = forage::bench::time_checked_runs(
+      state, "tasks", tasks, [&state, &runner, tasks, &single_elapsed] {
+        const std::uint64_t done = runner.run(tasks);
+        if constexpr (kHasSingle) {
+          state.PauseTiming();
+          const Clock::time_point start = Clock::now();
+          const std::uint64_t single_done = runner.run_single(tasks);
+          single_elapsed += Clock::now() - start;
+          state.ResumeTiming();
+          if (single_done != tasks) return single_done;  // reported as a lost task
+        }
+        return done;
+      });
+  if (!timed) return;
+  // time_checked_runs timed the single-call runs too: take them out.
+  const std::optional<Clock::duration> elapsed = *timed - single_elapsed;
 
   const auto iterations = static_cast<std::uint64_t>(state.iterations());
   const std::uint64_t total = tasks * iterations;
@@ -367,6 +434,10 @@ void throughput(benchmark::State& state, std::size_t workers, std::uint64_t task
   state.counters["Mtasks_per_s"] =
       static_cast<double>(total) / forage::bench::to_ns(*elapsed) * 1e3;
   state.counters["tasks_per_run"] = static_cast<double>(tasks);
+  if constexpr (kHasSingle) {
+    state.counters["speedup_vs_single"] =
+        forage::bench::to_ns(single_elapsed) / forage::bench::to_ns(*elapsed);
+  }
   if (runner.has_stats()) {
     const forage::PoolStats after = runner.stats();
     state.counters["parks_per_run"] =

@@ -5,6 +5,7 @@
 #include <exception>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <utility>
 
 namespace forage {
@@ -90,6 +91,37 @@ class ItemError : public Error {
 
 // hwloc could not load the machine's topology.
 class TopologyError : public Error {
+ public:
+  using Error::Error;
+};
+
+// A pool could not start one of its worker threads: the process hit a limit. The pool's
+// constructor joined the workers it had started before throwing. limit() says which limit,
+// code() is what the system returned (pthread_create's errno), and the message says what to
+// change: a smaller PoolOptions::stack_size, fewer workers, or a higher limit.
+class ResourceError : public Error {
+ public:
+  enum class Limit {
+    stack_size,  // the stack asked for cannot be reserved (PoolOptions::stack_size)
+    threads,     // the process or the machine is out of threads (RLIMIT_NPROC, a pids cgroup)
+    memory,      // out of memory for the thread itself
+  };
+
+  ResourceError(const std::string& what, Limit limit, std::error_code code)
+      : Error(what), limit_(limit), code_(code) {}
+
+  Limit limit() const noexcept { return limit_; }
+  const std::error_code& code() const noexcept { return code_; }
+
+ private:
+  Limit limit_;
+  std::error_code code_;
+};
+
+// A call on a pool inherited through fork(): in the child, the pool's workers do not exist
+// (fork copies only the calling thread), so the pool belongs to the parent process. Create a
+// new pool in the child. (README: "fork()".)
+class ForkedPool : public Error {
  public:
   using Error::Error;
 };

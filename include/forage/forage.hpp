@@ -10,6 +10,7 @@
 #include "forage/options.hpp"
 #include "forage/pool.hpp"
 #include "forage/promise.hpp"
+#include "forage/result_allocator.hpp"
 #include "forage/single_queue_pool.hpp"
 #include "forage/stats.hpp"
 #include "forage/topology.hpp"

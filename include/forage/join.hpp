@@ -18,6 +18,7 @@
 #include <utility>
 #include <variant>
 
+#include "forage/detail/block_alloc.hpp"
 #include "forage/detail/scheduler_id.hpp"
 #include "forage/detail/shared_state.hpp"
 #include "forage/detail/task.hpp"
@@ -254,7 +255,7 @@ class TaskGroup {
 
  private:
   template <class F>
-  struct GroupTask final : detail::Task {
+  struct GroupTask final : detail::Task, detail::BlockAllocated {
     GroupTask(TaskGroup& owner, F&& callable)
         : Task{&GroupTask::invoke_task}, group(owner), fn(std::move(callable)) {}
     GroupTask(TaskGroup& owner, const F& callable)

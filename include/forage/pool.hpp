@@ -10,10 +10,13 @@
 #include <cstddef>
 #include <memory>
 #include <optional>
+#include <ranges>
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
+#include "forage/detail/bulk_submit.hpp"
 #include "forage/detail/scheduler_id.hpp"
 #include "forage/detail/submit.hpp"
 #include "forage/detail/task.hpp"
@@ -74,6 +77,37 @@ class Pool {
                              std::forward<Args>(args)...);
   }
 
+  // One task per item of `inputs`, fire and forget: spawn() for each item in one call, with
+  // one admission, one enqueue and one wake-up decision for the whole batch (from outside,
+  // into the injection queue; on one of this pool's workers, onto that worker's deque).
+  // `inputs` is any input range, read once; each task holds its own copy of `fn` and an item
+  // constructed from what iterating yields (a copy; pass move iterators to move the items),
+  // and calls fn(item) with both as rvalues, as submit() does. An exception escaping fn goes
+  // to PoolOptions::on_error, as for spawn().
+  // All or nothing: throws InvalidArgument for an empty callable and PoolClosed after
+  // shutdown() (from outside) with nothing queued; if copying an item or fn throws, or memory
+  // runs out, the tasks built so far are freed without running and the exception propagates.
+  // Empty input queues nothing and never throws PoolClosed. Shutdown::cancel_pending drops
+  // the queued ones like single spawns; wait_idle() waits for the whole batch.
+  template <std::ranges::input_range R, class F>
+    requires detail::BulkInvocable<std::remove_reference_t<R>, F>
+  void spawn_all(R&& inputs, F&& fn) {
+    detail::spawn_all_to(*this, "forage::Pool::spawn_all", inputs, std::forward<F>(fn));
+  }
+
+  // submit(fn, item) for each item of `inputs`, in one batch as spawn_all() makes it: the
+  // futures in input order, like Python's [executor.submit(fn, x) for x in xs]. R =
+  // fn(item)'s result (void and move-only allowed); fn's exception goes into its future. The
+  // same argument rules and all-or-nothing errors as spawn_all() (after PoolClosed or an
+  // exception while building, no future exists); empty input returns an empty vector.
+  // Cancelled by Shutdown::cancel_pending like submit().
+  template <std::ranges::input_range R, class F>
+    requires detail::BulkInvocable<std::remove_reference_t<R>, F>
+        std::vector<Future<detail::BulkResult<std::remove_reference_t<R>, F>>> submit_all(
+            R&& inputs, F&& fn) {
+      return detail::submit_all_to(*this, "forage::Pool::submit_all", inputs, std::forward<F>(fn));
+    }
+
   // Blocks until every task spawned before the call, and everything those tasks spawned,
   // has run (or was cancelled). Throws WouldDeadlock on one of this pool's workers.
   void wait_idle();
@@ -103,6 +137,8 @@ class Pool {
 
   // Schedules a task node the library built (detail::SchedulerAccess::post says the contract).
   void post(detail::Task* task);
+  // Schedules `count` of them at once (detail::SchedulerAccess::post_batch).
+  void post_batch(detail::Task* const* tasks, std::size_t count);
 
   std::shared_ptr<detail::PoolCore> core_;
   detail::SchedulerId scheduler_id_;  // for futures: names core_ without owning it

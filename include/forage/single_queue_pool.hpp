@@ -13,10 +13,13 @@
 #include <cstddef>
 #include <memory>
 #include <optional>
+#include <ranges>
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
+#include "forage/detail/bulk_submit.hpp"
 #include "forage/detail/scheduler_id.hpp"
 #include "forage/detail/submit.hpp"
 #include "forage/detail/task.hpp"
@@ -70,6 +73,23 @@ class SingleQueuePool {
                              std::forward<Args>(args)...);
   }
 
+  // As Pool::spawn_all: one task per item, queued as one batch (one admission, one bulk
+  // enqueue into the shared queue, one wake-up decision), all or nothing.
+  template <std::ranges::input_range R, class F>
+    requires detail::BulkInvocable<std::remove_reference_t<R>, F>
+  void spawn_all(R&& inputs, F&& fn) {
+    detail::spawn_all_to(*this, "forage::SingleQueuePool::spawn_all", inputs, std::forward<F>(fn));
+  }
+
+  // As Pool::submit_all: submit(fn, item) per item in one batch, the futures in input order.
+  template <std::ranges::input_range R, class F>
+    requires detail::BulkInvocable<std::remove_reference_t<R>, F>
+        std::vector<Future<detail::BulkResult<std::remove_reference_t<R>, F>>> submit_all(
+            R&& inputs, F&& fn) {
+      return detail::submit_all_to(*this, "forage::SingleQueuePool::submit_all", inputs,
+                                   std::forward<F>(fn));
+    }
+
   void wait_idle();
   void shutdown(Shutdown mode = Shutdown::drain);
 
@@ -82,8 +102,9 @@ class SingleQueuePool {
  private:
   friend struct detail::SchedulerAccess;
 
-  // As Pool::post (detail::SchedulerAccess::post says the contract).
+  // As Pool::post and Pool::post_batch (detail::SchedulerAccess says the contract).
   void post(detail::Task* task);
+  void post_batch(detail::Task* const* tasks, std::size_t count);
 
   std::shared_ptr<detail::SingleQueueCore> core_;
   detail::SchedulerId scheduler_id_;  // for futures: names core_ without owning it

@@ -26,6 +26,7 @@ struct Core {
   std::vector<int> pus;         // OS indices of its allowed PUs (hardware threads), ascending
   std::size_t cache_group = 0;  // dense id of the cache it shares: L3, else L2, else its own
   std::size_t numa_node = 0;    // dense id of its NUMA node
+  std::size_t package = 0;      // dense id of its package (socket)
 };
 
 class Topology {
@@ -52,7 +53,10 @@ class Topology {
   std::vector<int> pinning_plan(std::size_t workers, Pinning pinning) const;
 
   // Victims of `worker` (one of `workers`) in tiers, nearest first: same core (or same PU,
-  // when oversubscribed), same cache group, same NUMA node, the rest; empty tiers omitted.
+  // when oversubscribed), same cache group, same NUMA node and package, same package (another
+  // NUMA node of it: sub-NUMA clustering), same NUMA node (another package: a node that
+  // spans sockets), the rest; empty tiers omitted. Where each package is one NUMA node (most
+  // machines) that is: core, cache, NUMA node, the rest.
   // A worker picks at random inside a tier before moving to the next one. `plan` is
   // pinning_plan(workers, ...); an empty plan (Pinning::none) gives one tier of all others,
   // which is why the worker count is passed apart from the plan. Throws InvalidArgument if

@@ -4,6 +4,7 @@
 // one locked_queue.hpp describes.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <vector>
 
@@ -47,6 +48,21 @@ class LockFreeQueue {
       parking_.notify_one();
     } else {  // from outside: prefer a sleeper on our CPU, as Pool does (wake_targets.hpp)
       parking_.notify_one_preferring([this] { return wake_targets_.on_current_cpu(); });
+    }
+    return true;
+  }
+
+  // Queues `count` tasks in one bulk enqueue (all or nothing), then wakes up to one sleeper
+  // per task with one notify. False (nothing queued) when out of memory.
+  bool push_batch(Task* const* tasks, std::size_t count, WorkerTokens* from) {
+    const bool queued = from != nullptr ? queue_.enqueue_bulk(from->producer, tasks, count)
+                                        : queue_.enqueue_bulk(tasks, count);
+    if (!queued) return false;
+    const std::size_t wanted = std::min(count, workers_);
+    if (from == nullptr && wanted == 1) {  // as push: prefer a sleeper on our CPU
+      parking_.notify_one_preferring([this] { return wake_targets_.on_current_cpu(); });
+    } else {
+      parking_.notify_many(static_cast<int>(wanted));
     }
     return true;
   }

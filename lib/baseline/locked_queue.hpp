@@ -5,6 +5,7 @@
 // The interface every SingleQueuePool queue has (lock_free_queue.hpp is the other):
 //   WorkerTokens                 what a worker keeps for the queue (nothing here)
 //   push(task, from)             any thread; from = the calling worker's tokens, or null
+//   push_batch(tasks, count, from)  the same for a batch, all or nothing, one wake decision
 //   try_pop(tokens)              a worker; never sleeps (help-while-wait)
 //   next(tokens, counters, index, lifecycle)
 //                                a worker; sleeps while empty, null once the pool is finished
@@ -53,6 +54,27 @@ class LockedQueue {
     // Python's queue signals on every put; signalling only when a worker waits saves the
     // futex call while everyone is busy.
     if (wake) ready_.notify_one();
+    return true;
+  }
+
+  // Queues `count` tasks at the back under one lock, then wakes as many sleepers as there
+  // are tasks (at most every sleeper). False (nothing queued) when out of memory.
+  bool push_batch(Task* const* tasks, std::size_t count, WorkerTokens* /*from*/) {
+    std::size_t sleepers = 0;
+    try {
+      std::lock_guard lock(mutex_);
+      // Strong guarantee: inserting at an end of a std::deque either adds every element or,
+      // when an allocation throws, none (copying a pointer cannot throw).
+      queue_.insert(queue_.end(), tasks, tasks + count);
+      sleepers = sleepers_;
+    } catch (const std::bad_alloc&) {
+      return false;
+    }
+    if (count >= sleepers) {
+      if (sleepers > 0) ready_.notify_all();
+    } else {
+      for (std::size_t i = 0; i < count; ++i) ready_.notify_one();
+    }
     return true;
   }
 

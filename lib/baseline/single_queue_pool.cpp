@@ -37,6 +37,8 @@ class SingleQueueCore : public Scheduler {
  public:
   // Starts the worker threads; returns once every worker has pinned itself.
   virtual void start() = 0;
+  // As post, for a batch (detail::SchedulerAccess::post_batch says the contract).
+  virtual void post_batch(Task* const* tasks, std::size_t count) = 0;
 
   // wait_idle, shutdown, closed, stats, the handle's destructor.
   PoolLifecycle& lifecycle() noexcept { return lifecycle_; }
@@ -121,6 +123,33 @@ class SingleQueueCoreOn final : public SingleQueueCore,
         lifecycle_.retract_admission();  // wakes every worker too
       }
       task->invoke(task, TaskAction::cancel);
+      throw std::bad_alloc();
+    }
+  }
+
+  // post() for `count` tasks: one count (or admission), one bulk push, whose queue makes one
+  // wake-up decision. All or nothing.
+  void post_batch(Task* const* tasks, std::size_t count) override {
+    if (count == 0) return;
+    Worker* me = own_worker();
+    std::uint64_t spawned = 0;
+    if (me != nullptr) {
+      // relaxed: as in post, one store for the batch.
+      spawned = me->counters.spawned.load(std::memory_order_relaxed);
+      // relaxed: as in post.
+      me->counters.spawned.store(spawned + count, std::memory_order_relaxed);
+    } else {
+      lifecycle_.admit_batch(tasks, count);
+    }
+    if (!queue_.push_batch(tasks, count, me != nullptr ? &me->tokens : nullptr)) {
+      if (me != nullptr) {
+        // relaxed: undo our own count; no task of the batch was visible.
+        me->counters.spawned.store(spawned, std::memory_order_relaxed);
+        queue_.wake_all();  // parked workers may be waiting for that count to drain
+      } else {
+        lifecycle_.retract_admission(count);  // wakes every worker too
+      }
+      for (std::size_t i = 0; i < count; ++i) tasks[i]->invoke(tasks[i], TaskAction::cancel);
       throw std::bad_alloc();
     }
   }
@@ -236,6 +265,9 @@ SingleQueuePool::~SingleQueuePool() noexcept(false) {
 }
 
 void SingleQueuePool::post(detail::Task* task) { core_->post(task); }
+void SingleQueuePool::post_batch(detail::Task* const* tasks, std::size_t count) {
+  core_->post_batch(tasks, count);
+}
 void SingleQueuePool::wait_idle() { core_->lifecycle().wait_idle(); }
 void SingleQueuePool::shutdown(Shutdown mode) { core_->lifecycle().shutdown(mode); }
 bool SingleQueuePool::closed() const noexcept { return core_->lifecycle().closed(); }

@@ -103,7 +103,7 @@ class WorkDeque {
     // relaxed: only the owner writes ring_.
     Ring* ring = ring_.load(std::memory_order_relaxed);
     if (bottom - top > ring->capacity() - 1) {
-      grow(top, bottom);
+      grow(top, bottom, ring->capacity() * 2);
       // relaxed: reload the ring grow just installed; the CDSChecker fix.
       ring = ring_.load(std::memory_order_relaxed);
     }
@@ -179,19 +179,35 @@ class WorkDeque {
     return bottom > top ? static_cast<std::size_t>(bottom - top) : 0;
   }
 
+  // Owner only (DequeOwner::reserve): makes room for `more` pushes without growing.
+  void reserve(std::size_t more) {
+    // relaxed: only the owner writes bottom.
+    const std::int64_t bottom = bottom_.load(std::memory_order_relaxed);
+    // acquire: as in push. Thieves only raise top later, which leaves more room.
+    const std::int64_t top = top_.load(std::memory_order_acquire);
+    // relaxed: only the owner writes ring_.
+    const std::int64_t capacity = ring_.load(std::memory_order_relaxed)->capacity();
+    const auto needed = static_cast<std::int64_t>(more) + (bottom - top);
+    if (needed <= capacity) return;
+    std::int64_t bigger = capacity;
+    while (bigger < needed) bigger <<= 1;
+    grow(top, bottom, bigger);
+  }
+
   // Owner only (DequeOwner::capacity).
   std::size_t capacity() const noexcept {
     // relaxed: only the owner writes ring_.
     return static_cast<std::size_t>(ring_.load(std::memory_order_relaxed)->capacity());
   }
 
-  // Owner only: copy [top, bottom) into a ring twice the size and retire the old one.
-  void grow(std::int64_t top, std::int64_t bottom) {
+  // Owner only: copy [top, bottom) into a ring of `capacity` slots (a larger power of two;
+  // twice the size from push) and retire the old one.
+  void grow(std::int64_t top, std::int64_t bottom, std::int64_t capacity) {
     // relaxed: only the owner writes ring_.
     Ring* old_ring = ring_.load(std::memory_order_relaxed);
     // Both allocations happen before the new ring is installed: if either throws, the deque
     // is unchanged and push reports the failure.
-    auto bigger = std::make_unique<Ring>(old_ring->capacity() * 2);
+    auto bigger = std::make_unique<Ring>(capacity);
     for (std::int64_t i = top; i < bottom; ++i) bigger->put(i, old_ring->get(i));
     rings_.push_back(std::move(bigger));
     // release: pairs with the acquire loads of ring_ in steal; the copies are visible to a
@@ -278,6 +294,15 @@ class DequeOwner {
     owner_check_.check(
         "DequeOwner::pop is owner only: called from a thread that is not the deque's owner");
     return deque_.pop();
+  }
+
+  // Owner only. Grows the ring (once) so that the next `more` pushes cannot grow it, and so
+  // cannot throw; throws std::bad_alloc (the deque unchanged) if that fails.
+  void reserve(std::size_t more) {
+    owner_check_.check(
+        "DequeOwner::reserve is owner only: called from a thread that is not the deque's "
+        "owner");
+    deque_.reserve(more);
   }
 
   // Owner only: the live ring's size (it only grows).

@@ -36,8 +36,10 @@ namespace forage::detail {
 
 class IdleTracker {
  public:
-  // Counts one task from outside unless the pool is closed. Any thread.
-  bool try_admit() noexcept {
+  // Counts `tasks` tasks from outside (a single submit, or a whole batch in one RMW) unless
+  // the pool is closed. Any thread.
+  bool try_admit(std::uint64_t tasks = 1) noexcept {
+    const std::uint64_t added = tasks << kCountShift;
     // relaxed: the CAS below re-reads the value.
     std::uint64_t state = external_.load(std::memory_order_relaxed);
     do {
@@ -46,21 +48,23 @@ class IdleTracker {
       // enqueue that follows), and to the quiescence reader through the worker's release of
       // its finish count. Closing is an RMW on the same word, so admit and close are totally
       // ordered: a task either is admitted before the close or sees the closed bit.
-    } while (!external_.compare_exchange_weak(state, state + kOne, std::memory_order_relaxed,
+    } while (!external_.compare_exchange_weak(state, state + added, std::memory_order_relaxed,
                                               std::memory_order_relaxed));
-    FORAGE_ASSERT(((state + kOne) >> kCountShift) != 0,
-                  "IdleTracker::try_admit overflowed the admitted count: " + decode(state));
+    FORAGE_ASSERT((added >> kCountShift) == tasks && state + added > state,
+                  "IdleTracker::try_admit overflowed the admitted count: " + decode(state) + " + " +
+                      std::to_string(tasks));
     return true;
   }
 
-  // Undoes try_admit when the task could not be queued (allocation failure). The caller
-  // must also wake its parked workers: a drain may be waiting for this count.
-  void retract() noexcept {
+  // Undoes try_admit(tasks) when the tasks could not be queued (allocation failure). The
+  // caller must also wake its parked workers: a drain may be waiting for this count.
+  void retract(std::uint64_t tasks = 1) noexcept {
     // relaxed: as in try_admit.
-    const std::uint64_t before = external_.fetch_sub(kOne, std::memory_order_relaxed);
-    FORAGE_ASSERT((before >> kCountShift) != 0,
+    const std::uint64_t before =
+        external_.fetch_sub(tasks << kCountShift, std::memory_order_relaxed);
+    FORAGE_ASSERT((before >> kCountShift) >= tasks,
                   "IdleTracker::retract without a matching try_admit (the count would wrap): " +
-                      decode(before));
+                      decode(before) + " - " + std::to_string(tasks));
     notify_idle_waiters();
   }
 

@@ -1,5 +1,7 @@
 #include "lifecycle/pool_lifecycle.hpp"
 
+#include <exception>
+#include <system_error>
 #include <utility>
 
 #include "forage/errors.hpp"
@@ -22,19 +24,30 @@ void PoolLifecycle::start(const RunWorker& run_worker) {
   std::latch started(static_cast<std::ptrdiff_t>(workers));
   const std::size_t stack_bytes = resolve_stack_size(options_.stack_size, kind_.type);
   threads_.reserve(workers);
+  std::exception_ptr failure;
   try {
     for (std::size_t i = 0; i < workers; ++i) {
       threads_.emplace_back([run_worker, i, &started] { run_worker(i, started); }, stack_bytes);
     }
-  } catch (...) {
-    // Could not start every thread: stop the ones that did, then report.
-    started.count_down(static_cast<std::ptrdiff_t>(workers - threads_.size()));
+  } catch (const std::system_error& error) {  // pthread_create refused (WorkerThread)
+    failure = thread_start_error(error.code(), kind_.type, options_.name, threads_.size(), workers,
+                                 stack_bytes);
+  } catch (...) {  // out of memory for the thread's body
+    failure = std::current_exception();
+  }
+  if (failure) started.count_down(static_cast<std::ptrdiff_t>(workers - threads_.size()));
+  // Every started worker set itself up (or recorded why it could not: the latch orders that
+  // before this wait's return).
+  started.wait();
+  if (!failure) failure = start_failure_.take();
+  if (failure) {
+    // Stop the workers that did start (they exit once the closed pool is finished), then
+    // report.
     close_and_wake_all();
     for (WorkerThread& thread : threads_) thread.join();
     joined_ = true;
-    throw;
+    std::rethrow_exception(failure);
   }
-  started.wait();
 }
 
 WorkerThreadScope::Setup PoolLifecycle::worker_setup(std::size_t index, WorkerCounters& counters,
@@ -48,24 +61,52 @@ WorkerThreadScope::Setup PoolLifecycle::worker_setup(std::size_t index, WorkerCo
           .topology = &topology_,
           .pin_cpu = plan_.empty() ? -1 : plan_[index],
           .counters = &counters,
-          .pin_error_reported = &pin_error_reported_};
+          .pin_error_reported = &pin_error_reported_,
+          .start_failure = &start_failure_};
 }
 
 void PoolLifecycle::refuse(Task* task) {
   task->invoke(task, TaskAction::cancel);
+  throw_closed();
+}
+
+void PoolLifecycle::refuse_batch(Task* const* tasks, std::size_t count) {
+  for (std::size_t i = 0; i < count; ++i) tasks[i]->invoke(tasks[i], TaskAction::cancel);
+  throw_closed();
+}
+
+void PoolLifecycle::throw_closed() {
+  refuse_if_inherited("spawn/submit");
   throw PoolClosed(std::string(kind_.type) + " '" + options_.name +
                    "': spawn after shutdown(); spawn before calling shutdown(), or create " +
                    kind_.new_pool);
 }
 
-void PoolLifecycle::retract_admission() {
-  idle_.retract();
+void PoolLifecycle::retract_admission(std::size_t count) {
+  idle_.retract(count);
   // Workers parked while the admitted task was counted may be waiting for it to finish a
   // drain; the count just dropped, so let them re-check.
   wake_all_workers_();
 }
 
+void PoolLifecycle::refuse_if_inherited(const char* operation) const {
+  if (!scheduler_.inherited()) [[likely]]
+    return;
+  throw ForkedPool(std::string(kind_.type) + " '" + options_.name + "': " + operation +
+                   " in a child process: the pool was created before fork() and belongs to the "
+                   "parent process (its workers were not copied into the child); create " +
+                   kind_.new_pool + " in the child");
+}
+
+void PoolLifecycle::abandon_inherited() noexcept {
+  // Not under mutex_: a thread of the parent may have held it at the fork. Nothing else in
+  // the child reaches these threads (every operation refuses first).
+  for (WorkerThread& thread : threads_) thread.forget();
+  joined_ = true;
+}
+
 void PoolLifecycle::wait_idle() {
+  refuse_if_inherited("wait_idle()");
   if (on_own_worker()) {
     throw WouldDeadlock(std::string(kind_.type) + " '" + options_.name +
                         "': wait_idle() on one of its own workers would wait for the task "
@@ -76,6 +117,7 @@ void PoolLifecycle::wait_idle() {
 }
 
 void PoolLifecycle::shutdown(Shutdown mode) {
+  refuse_if_inherited("shutdown()");
   if (on_own_worker()) {
     throw WouldDeadlock(std::string(kind_.type) + " '" + options_.name +
                         "': shutdown() on one of its own workers would join itself; call it "
@@ -101,6 +143,11 @@ void PoolLifecycle::abandon_from_worker() noexcept {
 }
 
 void PoolLifecycle::destroy_handle(const std::function<void()>& forget_handle) {
+  if (scheduler_.inherited()) {
+    if (forget_handle) forget_handle();
+    abandon_inherited();
+    return;
+  }
   if (on_own_worker()) {
     if (forget_handle) forget_handle();  // the handle is gone once we throw
     abandon_from_worker();

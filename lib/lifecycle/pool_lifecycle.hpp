@@ -1,8 +1,10 @@
 // PoolLifecycle: what Pool and SingleQueuePool share from start to join, written once so that
 // a fix to shutdown is made in one place. Each pool's core owns one.
 //
-//   start          one thread per worker; if one cannot start, stop those that did, rethrow
+//   start          one thread per worker; if one cannot start (ResourceError) or cannot set
+//                  itself up (out of memory), stop those that did, join them, throw
 //   admit          count a task from outside (IdleTracker), or cancel it and throw PoolClosed
+//                  (ForkedPool in a fork() child)
 //   wait_idle      block until quiescent; WouldDeadlock on the pool's own worker
 //   shutdown       [cancel_pending: raise the cancelling hint] -> close -> wake every worker
 //                  -> join them; WouldDeadlock on the pool's own worker
@@ -18,6 +20,11 @@
 // count releases everyone. The join then waits for the exits. Tasks spawned by draining tasks
 // are still accepted (they are counted in their worker's `spawned`, not admitted), so a drain
 // loses nothing.
+//
+// fork(): in a child, the pool's copy has no workers (scheduler.hpp). Every operation that
+// would need them (admit, wait_idle, shutdown) throws ForkedPool before touching anything a
+// parent's thread may have held; the handle's destructor forgets the threads instead of
+// joining them, and the core stays allocated (the dead workers hold references to it).
 //
 // What differs between the pools is a parameter: the pool's name in error messages (PoolKind)
 // and how to wake every parked worker (an event count's notify_all, or a mutex and condition
@@ -72,8 +79,9 @@ class PoolLifecycle {
   void add_worker(WorkerCounters& counters) { counters_.push_back(&counters); }
 
   // Starts one thread per added worker and returns once each has counted `started` down.
-  // Throws InvalidArgument for a bad stack size; if a thread cannot be started, closes the
-  // pool, joins the threads that did start and rethrows.
+  // Throws InvalidArgument for a bad stack size. If a thread cannot be started
+  // (ResourceError), or a worker's set-up failed (WorkerThreadScope: out of memory), closes
+  // the pool, joins the threads that did start and throws.
   void start(const RunWorker& run_worker);
   // What worker `index` does before taking work and undoes after (WorkerThreadScope): its
   // context, thread name, pin and on_worker_start. `pool` is for Pool::current(); null for a
@@ -82,14 +90,21 @@ class PoolLifecycle {
                                         std::atomic<Pool*>* pool) noexcept;
 
   // A task from outside the pool: counts it, or, once the pool is closed, cancels it and
-  // throws PoolClosed. Inline: it is on every submit from outside.
+  // throws PoolClosed (ForkedPool in a fork() child). Inline: it is on every submit from
+  // outside.
   void admit(Task* task) {
-    if (!idle_.try_admit()) [[unlikely]]
+    if (scheduler_.inherited() || !idle_.try_admit()) [[unlikely]]
       refuse(task);
   }
-  // Undoes admit() for a task the queue could not take (the caller cancels it), and wakes
-  // every worker: parked workers may be waiting for that count to drain.
-  void retract_admission();
+  // A batch from outside (spawn_all, submit_all): counted in one RMW, or, once the pool is
+  // closed, every task cancelled and PoolClosed thrown.
+  void admit_batch(Task* const* tasks, std::size_t count) {
+    if (scheduler_.inherited() || !idle_.try_admit(count)) [[unlikely]]
+      refuse_batch(tasks, count);
+  }
+  // Undoes admit() (or admit_batch of `count`) for tasks the queue could not take (the caller
+  // cancels them), and wakes every worker: parked workers may be waiting for that count.
+  void retract_admission(std::size_t count = 1);
 
   // Blocks until every task spawned so far has finished. Throws WouldDeadlock on one of this
   // pool's own workers (it would wait for itself).
@@ -152,8 +167,16 @@ class PoolLifecycle {
   }
 
  private:
-  // The refusal after close: cancels the task, throws PoolClosed.
+  // The refusal after close, or in a fork() child: cancels the task, throws PoolClosed or
+  // ForkedPool.
   [[noreturn]] void refuse(Task* task);
+  // In a fork() child: throws ForkedPool naming `operation`.
+  void refuse_if_inherited(const char* operation) const;
+  // The handle's destructor in a fork() child: forget the parent's threads, join nothing.
+  void abandon_inherited() noexcept;
+  [[noreturn]] void refuse_batch(Task* const* tasks, std::size_t count);
+  // PoolClosed (ForkedPool in a fork() child).
+  [[noreturn]] void throw_closed();
   void close_and_wake_all();
 
   Scheduler& scheduler_;
@@ -172,6 +195,8 @@ class PoolLifecycle {
   // WorkerThreadScope).
   std::atomic<bool> pin_error_reported_{false};
   std::atomic<std::uint64_t> outside_wakes_{0};  // count_outside_wake()
+  // A worker's set-up failed (WorkerThreadScope); start() throws it.
+  WorkerStartFailure start_failure_;
 
   std::mutex mutex_;                   // serializes start / shutdown / abandon
   std::vector<WorkerThread> threads_;  // guarded by mutex_

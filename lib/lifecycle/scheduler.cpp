@@ -1,5 +1,7 @@
 #include "lifecycle/scheduler.hpp"
 
+#include <pthread.h>
+
 #include <atomic>
 #include <mutex>
 #include <unordered_map>
@@ -20,6 +22,27 @@ Registry& registry() {
   return *instance;
 }
 
+// fork(): the registry's mutex is held across the fork (prepare), so that the child does not
+// inherit it locked by a thread that does not exist there; the child then moves to a new
+// generation, which marks every scheduler it inherited (scheduler.hpp). oneTBB and libgomp
+// do the same kind of thing: the child's copy of the runtime is not used, a new one starts.
+void before_fork() noexcept { registry().mutex.lock(); }
+void after_fork_in_parent() noexcept { registry().mutex.unlock(); }
+void after_fork_in_child() noexcept {
+  // relaxed: see fork_generation.
+  fork_generation.fetch_add(1, std::memory_order_relaxed);
+  registry().mutex.unlock();  // locked by this very thread in before_fork
+}
+
+// Once per process (a child inherits the registration).
+void register_fork_handlers() {
+  static const bool registered = [] {
+    registry();  // exists before any fork, so before_fork never allocates it
+    return pthread_atfork(&before_fork, &after_fork_in_parent, &after_fork_in_child) == 0;
+  }();
+  (void)registered;  // if registration failed (ENOMEM), fork() children are not protected
+}
+
 SchedulerId next_id() noexcept {
   static std::atomic<SchedulerId> counter{kNoScheduler};
   // relaxed: only uniqueness matters, which the read-modify-write gives.
@@ -28,7 +51,14 @@ SchedulerId next_id() noexcept {
 
 }  // namespace
 
-Scheduler::Scheduler() : id_(next_id()) {}
+std::atomic<std::uint64_t> fork_generation{0};
+
+Scheduler::Scheduler()
+    : id_(next_id()),
+      // relaxed: see fork_generation.
+      generation_(fork_generation.load(std::memory_order_relaxed)) {
+  register_fork_handlers();
+}
 
 Scheduler::~Scheduler() {
   Registry& r = registry();

@@ -4,6 +4,8 @@
 // a future that outlives its pool never touches freed memory.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <exception>
 #include <memory>
 
@@ -12,12 +14,27 @@
 
 namespace forage::detail {
 
+// fork(): the child has only the thread that called fork(), so a pool it inherits has no
+// workers. A pthread_atfork child handler (registered with the first scheduler; scheduler.cpp)
+// increments this generation in every child; a scheduler created in an earlier generation
+// was inherited. Marking every live pool at once, without walking them: the child handler
+// may not take locks that a thread of the parent held at the fork.
+// relaxed everywhere: the child handler runs on the child's only thread before fork()
+// returns, so every later read in the child (or in threads it starts) is ordered after it.
+extern std::atomic<std::uint64_t> fork_generation;
+
 class Scheduler {
  public:
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
 
   SchedulerId id() const noexcept { return id_; }
+
+  // True in a fork() child, for a scheduler created before the fork (see fork_generation).
+  bool inherited() const noexcept {
+    // relaxed: see fork_generation.
+    return generation_ != fork_generation.load(std::memory_order_relaxed);
+  }
 
   // As Pool::post: takes ownership; on any throw the task was already cancelled.
   virtual void post(Task* task) = 0;
@@ -43,6 +60,7 @@ class Scheduler {
 
  private:
   const SchedulerId id_;
+  const std::uint64_t generation_;  // fork_generation when created
 };
 
 // Makes `self` findable by its id. Called once the owning shared_ptr exists.

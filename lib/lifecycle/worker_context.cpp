@@ -14,11 +14,21 @@ namespace {
 
 thread_local WorkerContext* tls_worker_context = nullptr;
 
-// Linux keeps 15 characters of a thread name.
+// Linux keeps 15 characters of a thread name. snprintf into a fixed buffer: no allocation.
 void name_current_thread(const std::string& pool_name, std::size_t index) {
-  std::string name = "forage-" + pool_name + "-" + std::to_string(index);
-  if (name.size() > 15) name.resize(15);
-  pthread_setname_np(pthread_self(), name.c_str());
+  char name[16];
+  std::snprintf(name, sizeof name, "forage-%s-%zu", pool_name.c_str(), index);
+  pthread_setname_np(pthread_self(), name);
+}
+
+// A description of `error` for the stderr line, or a fixed text when even that cannot be
+// built (out of memory): deliver_error must not throw.
+std::string describe_or_fixed(const std::exception_ptr& error) noexcept {
+  try {
+    return describe_exception(error);
+  } catch (...) {
+    return {};
+  }
 }
 
 }  // namespace
@@ -33,18 +43,39 @@ void deliver_error(const std::function<void(std::exception_ptr)>* handler,
       return;
     } catch (...) {
       std::fprintf(stderr, "forage: pool '%s': on_error threw (%s); the original error was: %s\n",
-                   pool_name.c_str(), describe_exception(std::current_exception()).c_str(),
-                   describe_exception(error).c_str());
+                   pool_name.c_str(), describe_or_fixed(std::current_exception()).c_str(),
+                   describe_or_fixed(error).c_str());
       return;
     }
   }
+  const std::string text = describe_or_fixed(error);
   std::fprintf(stderr, "forage: pool '%s': %s\n", pool_name.c_str(),
-               describe_exception(error).c_str());
+               text.empty() ? "an error (out of memory describing it)" : text.c_str());
 }
 
-WorkerThreadScope::WorkerThreadScope(const Setup& setup)
+WorkerThreadScope::WorkerThreadScope(const Setup& setup) noexcept
     : context_(setup.context), options_(setup.options) {
   tls_worker_context = &context_;
+  try {
+    name_and_pin(setup);
+  } catch (...) {
+    // Nothing to catch it on this thread: the pool's constructor throws it instead, once it
+    // has joined every worker. (An allocation failing while pinning is not a pin failure:
+    // building the report would need memory too.)
+    setup.start_failure->record(std::current_exception());
+    return;
+  }
+  started_ = true;
+  if (options_->on_worker_start) {
+    try {
+      options_->on_worker_start(context_.index);
+    } catch (...) {
+      deliver_error(context_.on_error, options_->name, std::current_exception());
+    }
+  }
+}
+
+void WorkerThreadScope::name_and_pin(const Setup& setup) {
   name_current_thread(options_->name, context_.index);
   if (setup.pin_cpu >= 0) {
     std::string error = setup.topology->bind_current_thread(setup.pin_cpu);
@@ -63,17 +94,10 @@ WorkerThreadScope::WorkerThreadScope(const Setup& setup)
       }
     }
   }
-  if (options_->on_worker_start) {
-    try {
-      options_->on_worker_start(context_.index);
-    } catch (...) {
-      deliver_error(context_.on_error, options_->name, std::current_exception());
-    }
-  }
 }
 
 WorkerThreadScope::~WorkerThreadScope() {
-  if (options_->on_worker_stop) {
+  if (started_ && options_->on_worker_stop) {
     try {
       options_->on_worker_stop(context_.index);
     } catch (...) {

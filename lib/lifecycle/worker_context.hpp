@@ -9,6 +9,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "atomics/atomics.hpp"
@@ -71,7 +72,28 @@ WorkerContext* current_worker_context() noexcept;
 void deliver_error(const std::function<void(std::exception_ptr)>* handler,
                    const std::string& pool_name, std::exception_ptr error) noexcept;
 
-// Everything a worker thread does before taking work, and undoes after.
+// The first failure of a worker's set-up (an allocation failing while it names or pins
+// itself): recorded by the worker before it counts `started` down, so the pool's constructor,
+// which waits for that, reads it after and throws it (PoolLifecycle::start).
+class WorkerStartFailure {
+ public:
+  void record(std::exception_ptr error) noexcept {
+    // relaxed: only the exchange's atomicity matters (the first failure is kept); the latch
+    // the worker counts down next publishes `error_` to the reader.
+    if (!claimed_.exchange(true, std::memory_order_relaxed)) error_ = std::move(error);
+  }
+  // After every worker counted `started` down (the latch's wait orders their writes first).
+  std::exception_ptr take() noexcept { return std::exchange(error_, nullptr); }
+
+ private:
+  std::atomic<bool> claimed_{false};
+  std::exception_ptr error_;  // written once, by the worker that claimed it
+};
+
+// Everything a worker thread does before taking work, and undoes after. Never throws: a
+// failure of the set-up itself is recorded in `start_failure` (the worker then runs with no
+// on_worker_start/on_worker_stop, and the pool's constructor throws once every worker is up);
+// an exception from on_worker_start goes to on_error; a failed pin is reported, not thrown.
 class WorkerThreadScope {
  public:
   struct Setup {
@@ -81,15 +103,19 @@ class WorkerThreadScope {
     int pin_cpu = -1;  // -1: no pinning
     WorkerCounters* counters;
     std::atomic<bool>* pin_error_reported;  // one report per pool
+    WorkerStartFailure* start_failure;
   };
-  explicit WorkerThreadScope(const Setup& setup);
+  explicit WorkerThreadScope(const Setup& setup) noexcept;
   ~WorkerThreadScope();
   WorkerThreadScope(const WorkerThreadScope&) = delete;
   WorkerThreadScope& operator=(const WorkerThreadScope&) = delete;
 
  private:
+  void name_and_pin(const Setup& setup);
+
   WorkerContext context_;
   const PoolOptions* options_;
+  bool started_ = false;  // on_worker_start was called: on_worker_stop will be
 };
 
 // Builds PoolStats from the per-worker counters and the pool's count of wakes from outside.

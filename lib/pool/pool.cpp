@@ -80,6 +80,35 @@ void PoolCore::post(Task* task) {
   notify_published(nullptr);
 }
 
+// A batch (spawn_all, submit_all): post() for `count` tasks with one count, one enqueue and
+// one wake-up decision (with count > 1 the woken worker passes the wake on as it finds work). All or nothing (detail::SchedulerAccess::post_batch).
+void PoolCore::post_batch(Task* const* tasks, std::size_t count) {
+  if (count == 0) return;
+  if (lifecycle_.on_own_worker()) {
+    WorkerSlot& me = *slots_[current_worker_context()->index];
+    try {
+      me.deque.reserve(count);  // the only step that can fail; the pushes below cannot
+    } catch (...) {
+      for (std::size_t i = 0; i < count; ++i) tasks[i]->invoke(tasks[i], TaskAction::cancel);
+      throw;
+    }
+    // relaxed: our own counter, one store for the batch; published as in push_own.
+    me.counters.spawned.store(me.counters.spawned.load(std::memory_order_relaxed) + count,
+                              std::memory_order_relaxed);
+    // In input order: thieves take the oldest first, so the first items are stolen first.
+    for (std::size_t i = 0; i < count; ++i) me.deque.push(tasks[i]);
+    if (slots_.size() > 1) notify_published(&me, count);
+    return;
+  }
+  lifecycle_.admit_batch(tasks, count);
+  if (!injection_.enqueue_bulk(tasks, count)) {  // moodycamel: all or nothing
+    lifecycle_.retract_admission(count);
+    for (std::size_t i = 0; i < count; ++i) tasks[i]->invoke(tasks[i], TaskAction::cancel);
+    throw std::bad_alloc();
+  }
+  notify_published(nullptr, count);
+}
+
 // A join's second half. Unlike post(), it wakes a sleeper only when the deque was empty:
 // with tasks already queued, a thief that parked has seen them gone (stolen by a worker that
 // is now busy) and the joiner takes its own task back anyway, so a skipped wake-up costs
@@ -170,6 +199,9 @@ Pool::~Pool() noexcept(false) {
 }
 
 void Pool::post(detail::Task* task) { core_->post(task); }
+void Pool::post_batch(detail::Task* const* tasks, std::size_t count) {
+  core_->post_batch(tasks, count);
+}
 void Pool::wait_idle() { core_->lifecycle().wait_idle(); }
 void Pool::shutdown(Shutdown mode) { core_->lifecycle().shutdown(mode); }
 bool Pool::closed() const noexcept { return core_->lifecycle().closed(); }

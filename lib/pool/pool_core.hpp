@@ -78,6 +78,8 @@ class PoolCore final : public Scheduler, public std::enable_shared_from_this<Poo
   void start();
 
   void post(Task* task) override;
+  // As post, for a batch (detail::SchedulerAccess::post_batch says the contract).
+  void post_batch(Task* const* tasks, std::size_t count);
   // Owner-only (a worker of this pool; checked): run_one_task, fork, take_back,
   // take_steal_request.
   bool run_one_task() noexcept override;  // worker_loop.cpp

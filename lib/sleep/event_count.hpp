@@ -221,6 +221,11 @@ class EventCount {
   void notify_one_preferring(Prefer prefer) noexcept {
     notify(1, prefer);
   }
+  // Producer, after publishing a batch of tasks: wake up to `count` sleepers with one notify
+  // (one fence, and one futex call if anyone sleeps).
+  bool notify_many(int count) noexcept {
+    return notify(count, [] { return kAnyWaiter; });
+  }
   // Producer: wake every sleeper (shutdown).
   void notify_all() noexcept {
     notify(INT_MAX, [] { return kAnyWaiter; });

@@ -34,6 +34,7 @@ struct Topology::Handle {
   std::string synthetic_description;      // empty for the real machine
   std::vector<std::string> cache_groups;  // describe()'s name of each dense cache_group id
   std::vector<std::string> numa_nodes;    // describe()'s name of each dense numa_node id
+  std::vector<std::string> packages;      // describe()'s name of each dense package id
   std::string restriction;                // what narrowed hwloc's allowed set, for describe()
 
   Handle() = default;
@@ -217,14 +218,16 @@ class DenseIds {
 // Cores in hwloc's logical order (the tree's order, so neighbours in the list are neighbours
 // on the machine), each with the PUs of `allowed` it holds. A PU that no Core object covers
 // (an OS that reports no cores) stands for a core of its own.
-// `cache_names` and `numa_names` receive a name for each dense id.
+// `cache_names`, `numa_names` and `package_names` receive a name for each dense id.
 std::vector<Core> build_cores(hwloc_topology_t topology, hwloc_const_bitmap_t allowed,
                               std::vector<std::string>& cache_names,
-                              std::vector<std::string>& numa_names) {
+                              std::vector<std::string>& numa_names,
+                              std::vector<std::string>& package_names) {
   std::vector<Core> cores;
   std::map<hwloc_obj_t, std::size_t> core_index;
   DenseIds cache_ids;
   DenseIds numa_ids;
+  DenseIds package_ids;
   for (hwloc_obj_t pu = hwloc_get_next_obj_by_type(topology, HWLOC_OBJ_PU, nullptr); pu != nullptr;
        pu = hwloc_get_next_obj_by_type(topology, HWLOC_OBJ_PU, pu)) {
     if (pu->os_index == HWLOC_UNKNOWN_INDEX || !hwloc_bitmap_isset(allowed, pu->os_index)) {
@@ -247,6 +250,10 @@ std::vector<Core> build_cores(hwloc_topology_t topology, hwloc_const_bitmap_t al
       // topology) stay usable, sharing one "no NUMA node" id.
       entry.numa_node =
           numa_ids.id(numa, numa_names, numa != nullptr ? object_name(numa) : "no NUMA node");
+      // A core outside every package (an OS that reports none) shares one "no package" id.
+      hwloc_obj_t package = hwloc_get_ancestor_obj_by_type(topology, HWLOC_OBJ_PACKAGE, core);
+      entry.package = package_ids.id(package, package_names,
+                                     package != nullptr ? object_name(package) : "no package");
       cores.push_back(std::move(entry));
     }
     cores[it->second].pus.push_back(static_cast<int>(pu->os_index));
@@ -323,8 +330,8 @@ Topology Topology::discover() {
   }
 
   Topology result;
-  result.cores_ =
-      build_cores(handle->topology, allowed.get(), handle->cache_groups, handle->numa_nodes);
+  result.cores_ = build_cores(handle->topology, allowed.get(), handle->cache_groups,
+                              handle->numa_nodes, handle->packages);
   if (result.cores_.empty()) {
     throw TopologyError("forage::Topology::discover: hwloc reports no PU in the allowed set " +
                         bitmap_text(allowed.get()));
@@ -364,8 +371,8 @@ Topology Topology::synthetic(std::string_view description) {
 
   Topology result;
   result.synthetic_ = true;
-  result.cores_ =
-      build_cores(handle->topology, allowed.get(), handle->cache_groups, handle->numa_nodes);
+  result.cores_ = build_cores(handle->topology, allowed.get(), handle->cache_groups,
+                              handle->numa_nodes, handle->packages);
   if (result.cores_.empty()) throw_synthetic_error(description, "it has no PU");
   result.handle_ = std::move(handle);
   return result;
@@ -453,7 +460,8 @@ std::string Topology::describe() const {
     if (core.os_index >= 0) out << " (P#" << core.os_index << ")";
     out << ": PUs " << list_text(core.pus) << "; cache group " << core.cache_group << " ("
         << handle_->cache_groups.at(core.cache_group) << "); NUMA node " << core.numa_node << " ("
-        << handle_->numa_nodes.at(core.numa_node) << ")\n";
+        << handle_->numa_nodes.at(core.numa_node) << "); package " << core.package << " ("
+        << handle_->packages.at(core.package) << ")\n";
   }
 
   const std::vector<int> plan = pinning_plan(core_count(), Pinning::cores);

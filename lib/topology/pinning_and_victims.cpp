@@ -94,7 +94,20 @@ std::vector<std::vector<std::size_t>> Topology::victim_tiers(std::size_t workers
                           std::to_string(plan.size()) + " entries for " + std::to_string(workers) +
                           " workers; pass pinning_plan(workers, ...) or an empty plan");
   }
-  enum Tier : std::size_t { kSameCore, kSameCache, kSameNuma, kRest, kTiers };
+  // Nearest first. A package and a NUMA node can nest either way: sub-NUMA clustering puts
+  // several nodes in one package, a node interleaved over sockets (AMD's NPS0) spans several
+  // packages. Either way a victim that shares both is nearer than one that shares only one,
+  // and one in the same package (a few on-die hops) is nearer than one behind the socket link
+  // that happens to share a node.
+  enum Tier : std::size_t {
+    kSameCore,
+    kSameCache,
+    kSameNumaAndPackage,
+    kSamePackage,
+    kSameNuma,
+    kRest,
+    kTiers
+  };
   std::vector<std::vector<std::size_t>> tiers(kTiers);
   if (plan.empty()) {
     for (std::size_t other = 0; other < workers; ++other) {
@@ -111,6 +124,10 @@ std::vector<std::vector<std::size_t>> Topology::victim_tiers(std::size_t workers
         tiers[kSameCore].push_back(other);
       } else if (theirs.cache_group == mine.cache_group) {
         tiers[kSameCache].push_back(other);
+      } else if (theirs.numa_node == mine.numa_node && theirs.package == mine.package) {
+        tiers[kSameNumaAndPackage].push_back(other);
+      } else if (theirs.package == mine.package) {
+        tiers[kSamePackage].push_back(other);
       } else if (theirs.numa_node == mine.numa_node) {
         tiers[kSameNuma].push_back(other);
       } else {

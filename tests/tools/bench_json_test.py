@@ -8,7 +8,8 @@ submit_bench binary must already be built in DIR/bench/), then checks:
   - what the schema cannot say: only the submit suite ran, and it is ok; every result's
     metric is declared in its suite's metrics with the same better/unit; value, min and max
     are finite with min <= value <= max; runs <= settings.repetitions; no figure appears
-    twice; the suite's results all have a variant or none does; every worker count of
+    twice; a suite's scaling names one of its metrics; the suite's results all have a
+    variant or none does; every worker count of
     settings.workers has a forage result for the headline metric (metrics[0]) and no result
     has another worker count; each metric's baseline row (metrics[].baseline, else the
     suite's) has that metric, the headline metric at every worker count.
@@ -153,6 +154,9 @@ def check_semantics(document: dict[str, Any], expected_suites: set[str] | None) 
         names = [m["metric"] for m in suite["metrics"]]
         if len(set(names)) != len(names):
             failures.append(f"suites[{index}]: a metric is declared twice: {names}")
+        if "scaling" in suite and suite["scaling"] not in names:
+            failures.append(f"suites[{index}]: scaling '{suite['scaling']}' is not one of its "
+                            f"metrics {names}")
     if expected_suites is not None and set(suites) != expected_suites:
         failures.append(f"suites: expected exactly {sorted(expected_suites)}, "
                         f"got {sorted(suites)}")

@@ -38,6 +38,10 @@ def check_topo(binary: str, problems: list[str]) -> None:
     expect(len(synthetic["pinning_plan"]) == 4,
            f"synthetic: plan {synthetic['pinning_plan']}, expected one PU per core", problems)
     expect(len(set(synthetic["pinning_plan"])) == 4, "synthetic: plan reuses a PU", problems)
+    two = json.loads(run([binary, "--synthetic", "package:2 core:2 pu:1", "--json"]))
+    expect(two["packages"] == 2
+           and [core["package"] for core in two["core_list"]] == [0, 0, 1, 1],
+           f"synthetic: packages {two['packages']}, cores {two['core_list']}", problems)
     here = json.loads(run([binary, "--json"]))
     expect(here["cores"] >= 1 and here["pus"] >= here["cores"],
            f"this machine: cores {here['cores']}, pus {here['pus']}", problems)

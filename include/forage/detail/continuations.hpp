@@ -1,4 +1,5 @@
-// then() and on_done(): the continuation nodes, each one heap block with its callable.
+// then() and on_done(): the continuation nodes, each one block (of the block allocator,
+// detail/block_alloc.hpp) with its callable.
 // Included at the end of forage/future.hpp.
 #pragma once
 
@@ -199,7 +200,7 @@ auto make_then(SharedState<In>* antecedent, SchedulerId target, F&& fn) {
 
 // on_done: the callback and the reference it is handed, in one node.
 template <class Handle, class State, class Callback>
-struct OnDoneNode final : Continuation {
+struct OnDoneNode final : Continuation, BlockAllocated {
   OnDoneNode(State* done_state, Callback&& fn)
       : Continuation{&OnDoneNode::fire_node}, state(done_state), callback(std::move(fn)) {}
   OnDoneNode(State* done_state, const Callback& fn)

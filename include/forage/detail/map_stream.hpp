@@ -1,16 +1,24 @@
 // The engine under imap and imap_unordered: a window of chunk tasks over an input range that
 // is read lazily, on the consuming thread, as results are consumed.
 //
-// The window has max_in_flight / chunk slots. Each slot is a task holding one chunk of inputs
-// and, once it ran, their results. Consuming a slot's last result refills it with the next
-// chunk of the input and posts it again, so at most max_in_flight results exist that the
-// consumer has not taken, however slow it is and however long the input.
+// The window has up to max_in_flight / chunk slots. Each slot is a task holding one chunk of
+// inputs and, once it ran, their results. Consuming a slot's last result refills it with the
+// next chunk of the input and posts it again, so at most max_in_flight results exist that the
+// consumer has not taken, however slow it is and however long the input. Slots are created as
+// the input fills them, never ahead: memory follows what is in flight, bounded by the input
+// (any max_in_flight >= 1 works, SIZE_MAX included, over 10 items as over 10^9).
+//
+// The input throwing (its iterator's *, ++ or end comparison) ends the reading, not the
+// stream: the items read before the failing one are in slots already posted (the chunk being
+// read is posted with what it has), so their results are yielded first, then the input's
+// exception is rethrown as thrown.
 //   ordered:   the consumer drains the slots in ring order (the order their chunks were read)
 //   unordered: finished slots push themselves onto a lock-free list the consumer drains
 #pragma once
 
 #include <atomic>
 #include <cstddef>
+#include <deque>
 #include <exception>
 #include <functional>
 #include <iterator>
@@ -191,9 +199,7 @@ class MapStream {
       }
       const StreamShape shape = rt::stream_shape(options, executor.worker_count(), known_size);
       chunk_ = shape.chunk;
-      slots_ = std::make_unique<Slot[]>(shape.slots);
-      slot_count_ = shape.slots;
-      for (std::size_t k = 0; k < slot_count_; ++k) slots_[k].state = this;
+      max_slots_ = shape.slots;
     }
 
     ~State() {
@@ -210,15 +216,41 @@ class MapStream {
     }
     void stop() noexcept { stop_.store(true, std::memory_order_relaxed); }  // relaxed: as above
 
+    // Fills the window: one slot per chunk the input has, up to max_slots_. After this the
+    // slot count is fixed (the ring of the ordered drain is slots_.size() long).
     void start() {
-      next_input_ = std::ranges::begin(inputs_.get());
-      for (std::size_t k = 0; k < slot_count_; ++k) {
-        if (!refill(slots_[k])) break;
+      try {
+        next_input_ = std::ranges::begin(inputs_.get());
+      } catch (...) {
+        input_error_ = std::current_exception();
+        input_ended_ = true;
+      }
+      while (slots_.size() < max_slots_ && !input_at_end()) {
+        Slot& slot = slots_.emplace_back();
+        slot.state = this;
+        if (!refill(slot)) {  // the input threw before the chunk's first item
+          slots_.pop_back();
+          break;
+        }
       }
       advance();
     }
 
-    // Reads the next chunk of input into `slot` and posts it; false at the end of the input.
+    // True when no further item can be read (the end, or the input threw). The comparison
+    // itself may throw: that ends the input too.
+    bool input_at_end() noexcept {
+      if (input_ended_) return true;
+      try {
+        input_ended_ = next_input_ == std::ranges::end(inputs_.get());
+      } catch (...) {
+        input_error_ = std::current_exception();
+        input_ended_ = true;
+      }
+      return input_ended_;
+    }
+
+    // Reads the next chunk of input into `slot` and posts it; false when it read nothing (the
+    // end of the input, or the input threw before a first item: see the header comment).
     bool refill(Slot& slot) {
       slot.items.clear();
       slot.results.clear();
@@ -227,10 +259,21 @@ class MapStream {
       slot.cancelled = false;
       slot.cut_short = false;
       slot.first_index = next_index_;
-      while (slot.items.size() < chunk_ && next_input_ != std::ranges::end(inputs_.get())) {
-        slot.items.emplace_back(*next_input_);
-        ++next_input_;
+      while (slot.items.size() < chunk_ && !input_at_end()) {
+        try {
+          slot.items.emplace_back(*next_input_);
+        } catch (...) {
+          input_error_ = std::current_exception();
+          input_ended_ = true;
+          break;
+        }
         ++next_index_;
+        try {
+          ++next_input_;
+        } catch (...) {
+          input_error_ = std::current_exception();  // the item before was read: it runs
+          input_ended_ = true;
+        }
       }
       slot.active = !slot.items.empty();
       if (!slot.active) return false;
@@ -259,7 +302,8 @@ class MapStream {
     }
 
     // Makes current_ the next result, or sets finished_. Throws for a failed or cancelled
-    // item (then finished_ is set: the stream ends there).
+    // item, and once every result is consumed, the input's exception if it threw (then
+    // finished_ is set: the stream ends there).
     void advance() {
       guarded([this] { advance_unguarded(); });
     }
@@ -281,6 +325,8 @@ class MapStream {
         if (slot == nullptr) {
           finished_ = true;
           current_.reset();
+          // Every slot was drained: each item read before the input threw was yielded.
+          if (input_error_) std::rethrow_exception(std::exchange(input_error_, nullptr));
           return;
         }
         if (!failing_ && slot->consumed < slot->results.size()) {
@@ -303,7 +349,7 @@ class MapStream {
         // nothing more and drain on to the slot that holds the failure.
         if (slot->cut_short) failing_ = true;
         if (!failing_ && !stopped()) refill(*slot);
-        if constexpr (Ordered) head_ = (head_ + 1) % slot_count_;
+        if constexpr (Ordered) head_ = (head_ + 1) % slots_.size();
       }
     }
 
@@ -344,18 +390,22 @@ class MapStream {
     F fn_;
     const char* where_;
     std::size_t chunk_ = 1;
-    std::unique_ptr<Slot[]> slots_;
-    std::size_t slot_count_ = 0;
+    std::size_t max_slots_ = 1;  // the window: max_in_flight / chunk
+    // Created by start() as the input fills them; a deque: slots are tasks, their addresses
+    // must not change.
+    std::deque<Slot> slots_;
     std::atomic<bool> stop_{false};
     CountLatch in_flight_{0};  // slot tasks posted and not finished
 
     // Consumer only.
     std::ranges::iterator_t<View> next_input_{};
     std::size_t next_index_ = 0;
-    std::size_t active_ = 0;         // slots holding a chunk not yet fully consumed
-    std::size_t head_ = 0;           // ordered: the slot whose chunk comes next
-    Slot* drained_ = nullptr;        // the slot results are being taken from
-    Slot* finished_list_ = nullptr;  // unordered: finished slots taken from done_
+    bool input_ended_ = false;        // the end was seen, or the input threw
+    std::exception_ptr input_error_;  // what the input threw; rethrown after the last result
+    std::size_t active_ = 0;          // slots holding a chunk not yet fully consumed
+    std::size_t head_ = 0;            // ordered: the slot whose chunk comes next
+    Slot* drained_ = nullptr;         // the slot results are being taken from
+    Slot* finished_list_ = nullptr;   // unordered: finished slots taken from done_
     std::optional<Value> current_;
     bool started_ = false;
     bool finished_ = false;

@@ -10,9 +10,15 @@
 //
 // A Body provides:
 //   using Partial = ...;                          // std::monostate when nothing is folded
-//   Partial start();                              // a fresh accumulator for a chunk
+//   Partial start(std::size_t first);             // a fresh accumulator for a chunk
 //   void step(Partial& acc, std::size_t index);   // one item; may throw
 //   Partial combine(Partial&& left, Partial&& right);
+// and, when a partial result owns something (parallel_map's: the results its chunk
+// constructed), also
+//   void discard(Partial&& acc) noexcept;         // let go of one the job will not return
+// which the job calls on every partial it drops because the run failed or stopped (then
+// combine must be noexcept: a throwing one would leave its operands unaccounted for). So on
+// a failure, everything the partials owned is released before run_range throws.
 #pragma once
 
 #include <algorithm>
@@ -120,7 +126,11 @@ class RangeJob {
   using Partial = typename Body::Partial;
 
   RangeJob(Body& body, std::size_t total, const MapOptions& options, const char* where)
-      : body_(body), progress_(options.on_progress, total), where_(where) {}
+      : body_(body), progress_(options.on_progress, total), where_(where) {
+    static_assert(
+        !kOwnsPartials || noexcept(body.combine(std::declval<Partial>(), std::declval<Partial>())),
+        "a Body with discard() needs a noexcept combine()");
+  }
 
   bool stopped() const noexcept {
     // relaxed: a hint that lets remaining chunks skip; the failure itself is published by
@@ -137,7 +147,7 @@ class RangeJob {
                                    SplitRest&& split_rest) noexcept {
     std::optional<Partial> acc;
     try {
-      acc.emplace(body_.start());
+      acc.emplace(body_.start(begin));
     } catch (...) {
       fail(std::current_exception(), std::nullopt);
       return std::nullopt;
@@ -147,9 +157,11 @@ class RangeJob {
     std::size_t index = begin;
     std::size_t unreported = 0;
     while (index < end) {
-      if (stopped()) return std::nullopt;
       const std::size_t block_end = std::min(end, index + kItemsPerBlock);
-      if (!run_block(body, *acc, index, block_end, *this)) return std::nullopt;
+      if (stopped() || !run_block(body, *acc, index, block_end, *this)) {
+        discard(acc);  // what this chunk built so far
+        return std::nullopt;
+      }
       unreported += block_end - index;
       index = block_end;
       if (unreported >= progress_.step()) {
@@ -167,7 +179,11 @@ class RangeJob {
 
   std::optional<Partial> combine(std::optional<Partial>&& left,
                                  std::optional<Partial>&& right) noexcept {
-    if (!left || !right) return std::nullopt;
+    if (!left || !right) {
+      discard(left);
+      discard(right);
+      return std::nullopt;
+    }
     try {
       return body_.combine(std::move(*left), std::move(*right));
     } catch (...) {
@@ -201,7 +217,19 @@ class RangeJob {
 
   const char* where() const noexcept { return where_; }
 
+  // Drops a partial result the job will not return, releasing what it owns (Body::discard).
+  void discard(std::optional<Partial>& partial) noexcept {
+    if constexpr (kOwnsPartials) {
+      if (partial) body_.discard(std::move(*partial));
+    }
+    partial.reset();
+  }
+
  private:
+  static constexpr bool kOwnsPartials = requires(Body & body, Partial&& partial) {
+    body.discard(std::move(partial));
+  };
+
   // Items [begin, end) into `acc`; false if an item failed (the failure is recorded).
   static bool run_block(Body& body, Partial& acc, std::size_t begin, std::size_t end,
                         RangeJob& job) noexcept {
@@ -341,9 +369,11 @@ std::optional<typename Body::Partial> run_in_chunks(E& executor, RangeJob<Body>&
     }
   } catch (...) {
     // The refused chunk was cancelled (and counted) by post(); the ones never posted are
-    // counted here, then the posted ones are waited for: none may outlive `chunks`.
+    // counted here, then the posted ones are waited for: none may outlive `chunks`, and what
+    // they built is released.
     for (std::size_t k = posted + 1; k < count; ++k) finished.count_down();
     finished.wait();
+    for (std::size_t k = 0; k < posted; ++k) job.discard(partials[k]);
     throw;
   }
   finished.wait();
@@ -376,7 +406,12 @@ std::optional<typename Body::Partial> run_range(E& executor, std::size_t total, 
   } else {
     result = run_in_chunks(executor, job, total, options.chunking.chunk_size(total, workers));
   }
-  job.finish();
+  try {
+    job.finish();  // throws the failure; or what the final progress report throws
+  } catch (...) {
+    job.discard(result);
+    throw;
+  }
   return result;
 }
 

@@ -1,6 +1,7 @@
 // The name a future's shared state keeps of the pool that completes it.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "forage/detail/task.hpp"
@@ -24,6 +25,13 @@ struct SchedulerAccess {
   template <class Executor>
   static void post(Executor& executor, Task* task) {
     executor.post(task);
+  }
+  // post for `count` tasks at once (spawn_all, submit_all): one admission, one enqueue, one
+  // wake-up decision. All or nothing: either every task is queued, or every one is cancelled
+  // (invoke with TaskAction::cancel) before the call throws (PoolClosed, std::bad_alloc).
+  template <class Executor>
+  static void post_batch(Executor& executor, Task* const* tasks, std::size_t count) {
+    executor.post_batch(tasks, count);
   }
 };
 

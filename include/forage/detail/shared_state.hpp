@@ -27,6 +27,7 @@
 #include <utility>
 
 #include "forage/detail/assert.hpp"
+#include "forage/detail/block_alloc.hpp"
 #include "forage/detail/scheduler_id.hpp"
 #include "forage/detail/wait_word.hpp"
 
@@ -48,7 +49,9 @@ namespace rt {
 void report_callback_error(SchedulerId scheduler, std::exception_ptr error) noexcept;
 }  // namespace rt
 
-class StateBase {
+// Every shared state is a block of the block allocator (BlockAllocated): `delete this` in
+// release() frees the most derived object's size.
+class StateBase : public BlockAllocated {
  public:
   static constexpr std::uint32_t kStatusMask = 0x7;
   static constexpr std::uint32_t kHasSleepers = 0x8;

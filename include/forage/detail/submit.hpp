@@ -1,5 +1,5 @@
-// submit(): a task and its future's shared state in one heap block. Pool::submit and
-// SingleQueuePool::submit both come here.
+// submit(): a task and its future's shared state in one block of the block allocator
+// (detail/block_alloc.hpp). Pool::submit and SingleQueuePool::submit both come here.
 #pragma once
 
 #include <exception>
@@ -68,14 +68,21 @@ class SubmitState final : public Task, public SharedState<std::invoke_result_t<F
   std::optional<Work> work_;
 };
 
-// The one allocation of a submit; `post` is the executor's post (it cancels the task on
-// refusal, which makes the future cancelled, then throws).
+// The one block of a submit (its operator new is the block allocator's: StateBase is
+// BlockAllocated), for submit_to and submit_all_to (bulk_submit.hpp).
+template <class State, class... A>
+State* make_submit_state(SchedulerId scheduler, A&&... args) {
+  return new State(scheduler, std::forward<A>(args)...);
+}
+
+// `post` is the executor's post (it cancels the task on refusal, which makes the future
+// cancelled, then throws).
 template <class Executor, class F, class... Args>
 auto submit_to(Executor& executor, const char* where, F&& fn, Args&&... args) {
   require_callable(fn, where);
   using State = SubmitState<std::decay_t<F>, std::decay_t<Args>...>;
-  auto* state =
-      new State(SchedulerAccess::id(executor), std::forward<F>(fn), std::forward<Args>(args)...);
+  auto* state = make_submit_state<State>(SchedulerAccess::id(executor), std::forward<F>(fn),
+                                         std::forward<Args>(args)...);
   auto future = FutureAccess::adopt<typename State::Result>(state);
   SchedulerAccess::post(executor, state);
   return future;

@@ -14,6 +14,8 @@
 #include <type_traits>
 #include <utility>
 
+#include "forage/detail/block_alloc.hpp"
+
 namespace forage::detail {
 
 enum class TaskAction : std::uint8_t {
@@ -42,9 +44,9 @@ void report_task_error(std::exception_ptr error) noexcept;
 
 }  // namespace rt
 
-// A spawned callable and its node in one heap block.
+// A spawned callable and its node in one block of the block allocator.
 template <class F>
-struct HeapTask final : Task {
+struct HeapTask final : Task, BlockAllocated {
   explicit HeapTask(F&& fn) : Task{&HeapTask::invoke_impl}, fn_(std::move(fn)) {}
   explicit HeapTask(const F& fn) : Task{&HeapTask::invoke_impl}, fn_(fn) {}
 
