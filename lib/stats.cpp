@@ -22,6 +22,17 @@ std::uint64_t PoolStats::steal_attempts() const noexcept {
   return sum(workers, &WorkerStats::steal_attempts);
 }
 std::uint64_t PoolStats::parks() const noexcept { return sum(workers, &WorkerStats::parks); }
+std::uint64_t PoolStats::searches() const noexcept { return sum(workers, &WorkerStats::searches); }
+std::uint64_t PoolStats::search_rounds() const noexcept {
+  return sum(workers, &WorkerStats::search_rounds);
+}
+std::uint64_t PoolStats::sweeps() const noexcept { return sum(workers, &WorkerStats::sweeps); }
+std::uint64_t PoolStats::sweep_steal_attempts() const noexcept {
+  return sum(workers, &WorkerStats::sweep_steal_attempts);
+}
+std::uint64_t PoolStats::wakes() const noexcept {
+  return sum(workers, &WorkerStats::wakes) + wakes_from_outside;
+}
 
 namespace detail {
 
@@ -32,12 +43,19 @@ WorkerStats WorkerCounters::snapshot() const {
                      .stolen = stolen.load(std::memory_order_relaxed),
                      .steal_attempts = steal_attempts.load(std::memory_order_relaxed),
                      .parks = parks.load(std::memory_order_relaxed),
+                     .searches = searches.load(std::memory_order_relaxed),
+                     .search_rounds = search_rounds.load(std::memory_order_relaxed),
+                     .sweeps = sweeps.load(std::memory_order_relaxed),
+                     .sweep_steal_attempts = sweep_steal_attempts.load(std::memory_order_relaxed),
+                     .wakes = wakes.load(std::memory_order_relaxed),
                      .pinned_cpu = pinned_cpu,
                      .pin_error = pin_error};
 }
 
-PoolStats collect_stats(const std::vector<WorkerCounters*>& counters) {
+PoolStats collect_stats(const std::vector<WorkerCounters*>& counters,
+                        std::uint64_t wakes_from_outside) {
   PoolStats stats;
+  stats.wakes_from_outside = wakes_from_outside;
   stats.workers.reserve(counters.size());
   for (const WorkerCounters* worker : counters) stats.workers.push_back(worker->snapshot());
   return stats;

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <fstream>
+#include <iostream>
 #include <latch>
 #include <mutex>
 #include <string>
@@ -247,6 +248,65 @@ TEST(Pool, SubmitFromOutsidePrefersTheSleeperOnTheSubmittersCpu) {
   EXPECT_EQ(after.workers[0].parks, before.workers[0].parks) << "the other worker was woken";
   EXPECT_GT(after.workers[1].parks, before.workers[1].parks);
   EXPECT_EQ(after.workers[1].executed, before.workers[1].executed + 1);
+}
+
+// fib by join: many small forks and steals, for the search counters.
+std::uint64_t fib_by_join(int n) {
+  if (n < 2) return static_cast<std::uint64_t>(n);
+  const auto [a, b] = join([n] { return fib_by_join(n - 1); }, [n] { return fib_by_join(n - 2); });
+  return a + b;
+}
+
+// A 256-worker pool on a synthetic machine of 8 packages of 32 cores (one PU each), pinned per core (the
+// pins to PUs this machine lacks fail and are reported once): victims come in tiers by
+// distance, and a search round tries a few of them, not all 255 (lib/sleep/README.md,
+// "Bounded searching"). Only the sweep of the last searcher out touches everyone.
+TEST(Pool, SearchRoundOnA256WorkerSyntheticMachineTouchesAFewVictims) {
+  constexpr std::size_t kWorkers = 256;
+  constexpr std::uint64_t kMostVictimsPerRound = 4;  // steal.cpp: kVictimsPerRound
+  constexpr std::uint64_t kStealRetries = 4;         // steal.cpp: retries after a lost race
+  Pool pool({.workers = kWorkers,
+             .pinning = Pinning::cores,
+             .on_error = [](std::exception_ptr) {},  // the failed pins
+             .topology = Topology::synthetic("package:8 core:32 pu:1")});
+  ASSERT_EQ(pool.pinning_plan().size(), kWorkers);
+  const std::uint64_t result = join(
+                                   pool, [] { return fib_by_join(20); }, [] { return 0ULL; })
+                                   .first;
+  EXPECT_EQ(result, 6765u);
+  std::atomic<std::size_t> ran{0};
+  for (int i = 0; i < 2000; ++i) {
+    // relaxed: read after wait_idle().
+    pool.spawn([&ran] { ran.fetch_add(1, std::memory_order_relaxed); });
+  }
+  pool.wait_idle();
+  EXPECT_EQ(ran.load(std::memory_order_relaxed), 2000u);
+
+  const PoolStats stats = pool.stats();
+  const std::uint64_t round_attempts = stats.steal_attempts() - stats.sweep_steal_attempts();
+  ASSERT_GT(stats.search_rounds(), 0u);
+  std::cout << "[ counts   ] executed " << stats.executed() << ", rounds " << stats.search_rounds()
+            << ", steal attempts in rounds " << round_attempts << " ("
+            << static_cast<double>(round_attempts) / static_cast<double>(stats.search_rounds())
+            << " per round), sweeps " << stats.sweeps() << ", sweep attempts "
+            << stats.sweep_steal_attempts() << ", searches " << stats.searches() << ", parks "
+            << stats.parks() << ", wakes " << stats.wakes() << "\n";
+  // The bound is structural; a lost race is rare, so the mean sits near the victim count.
+  EXPECT_LE(round_attempts, stats.search_rounds() * kMostVictimsPerRound * kStealRetries);
+  EXPECT_LE(round_attempts, stats.search_rounds() * (kMostVictimsPerRound + 1));
+}
+
+// The wake counters: a task from outside into a sleeping pool is one wake from outside; the
+// worker it woke runs it and wakes nobody else.
+TEST(Pool, WakesFromOutsideAreCountedOncePerWakeUp) {
+  constexpr std::size_t kWorkers = 4;
+  WorkerThreads threads;
+  Pool pool(threads.options(kWorkers));
+  const auto [before, after] = spawn_one_into_sleeping_pool(pool, threads);
+  EXPECT_EQ(after.wakes_from_outside, before.wakes_from_outside + 1);
+  EXPECT_EQ(after.wakes() - after.wakes_from_outside, before.wakes() - before.wakes_from_outside);
+  EXPECT_GT(after.searches(), before.searches());
+  EXPECT_GT(after.search_rounds(), before.search_rounds());
 }
 
 }  // namespace

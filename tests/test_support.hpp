@@ -70,20 +70,44 @@ void wait_until(EventCountType& event_count, Found found) {
 
 // Fails the test (aborts the process with a message) if `disarm` is not called within
 // `limit`: a hang becomes a failure instead of a stuck CI job. It watches for liveness only;
-// no test asserts on elapsed time.
+// no test asserts on elapsed time. A test made of rounds calls progress() after each one: the
+// limit then applies to each stretch without progress instead of to the whole test, so a
+// machine so overloaded that the test crawls (a round can take many milliseconds when its
+// threads wait for a core) is not reported as a deadlock, while a hang still is.
 class Watchdog {
  public:
   Watchdog(const char* what, std::chrono::seconds limit) : what_(what) {
     thread_ = std::thread([this, limit] {
       std::unique_lock lock(mutex_);
-      if (!cv_.wait_for(lock, limit, [this] { return disarmed_; })) {
-        std::fprintf(stderr,
-                     "watchdog: '%s' did not finish in %lld s (deadlock or lost "
-                     "wake-up)\n",
-                     what_, static_cast<long long>(limit.count()));
+      std::uint64_t seen = 0;
+      for (;;) {
+        if (cv_.wait_for(lock, limit, [this] { return disarmed_; })) return;
+        // relaxed: a count; the watchdog only needs to see that it moved.
+        const std::uint64_t now = progress_.load(std::memory_order_relaxed);
+        if (now != seen) {
+          seen = now;
+          continue;
+        }
+        if (now == 0) {
+          std::fprintf(stderr,
+                       "watchdog: '%s' did not finish in %lld s (deadlock or lost "
+                       "wake-up)\n",
+                       what_, static_cast<long long>(limit.count()));
+        } else {
+          std::fprintf(stderr,
+                       "watchdog: '%s' made no progress for %lld s after %llu rounds "
+                       "(deadlock or lost wake-up)\n",
+                       what_, static_cast<long long>(limit.count()),
+                       static_cast<unsigned long long>(now));
+        }
         std::abort();
       }
     });
+  }
+  // One more round done.
+  void progress() noexcept {
+    // relaxed: read by the watchdog thread as a count only.
+    progress_.fetch_add(1, std::memory_order_relaxed);
   }
   ~Watchdog() { disarm(); }
   Watchdog(const Watchdog&) = delete;
@@ -103,6 +127,7 @@ class Watchdog {
   std::mutex mutex_;
   std::condition_variable cv_;
   bool disarmed_ = false;
+  std::atomic<std::uint64_t> progress_{0};
   std::thread thread_;
 };
 

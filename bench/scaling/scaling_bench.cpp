@@ -89,6 +89,8 @@ constexpr PerTask kPerTask[] = {
     {"steal_attempts_per_task", &forage::PoolStats::steal_attempts},
     {"steals_per_task", &forage::PoolStats::stolen},
     {"parks_per_task", &forage::PoolStats::parks},
+    {"wakes_per_task", &forage::PoolStats::wakes},
+    {"searches_per_task", &forage::PoolStats::searches},
 };
 
 // FORAGE_SCALING_PINNING=cores|pus|none (default none): on a machine with as many cores as

@@ -5,8 +5,10 @@
 // A policy provides:
 //   template <class T> using atomic = ...;     // load/store/exchange/compare_exchange/fetch_*
 //   static void fence(std::memory_order, FenceSite) noexcept;
-// The FenceSite names each fence of the protocols so that a model-check mutant can remove
-// exactly one of them and show that the checker catches it.
+//   static constexpr bool keeps(FenceSite) noexcept;  // true: the step is not removed
+// The FenceSite names each fence of the protocols (and the one protocol step that is not a
+// fence) so that a model-check mutant can remove exactly one of them and show that the
+// checker catches it.
 #pragma once
 
 #include <atomic>
@@ -26,11 +28,14 @@
 namespace forage::detail {
 
 enum class FenceSite : std::uint8_t {
-  deque_push_release,    // WorkDeque::push, slot write before bottom publish
-  deque_pop_seq_cst,     // WorkDeque::pop, bottom decrement before top read
-  deque_steal_seq_cst,   // WorkDeque::steal, top read before bottom read
-  park_waiter_seq_cst,   // EventCount::prepare_wait, announce before re-check
-  park_producer_seq_cst  // EventCount::notify_*, publish work before waiter read
+  deque_push_release,     // WorkDeque::push, slot write before bottom publish
+  deque_pop_seq_cst,      // WorkDeque::pop, bottom decrement before top read
+  deque_steal_seq_cst,    // WorkDeque::steal, top read before bottom read
+  park_waiter_seq_cst,    // EventCount::prepare_wait, announce before re-check
+  park_producer_seq_cst,  // EventCount::notify_*, publish work before waiter read
+  // Not a fence: EventCount::notify_unless_searching setting `pending` when it wakes nobody
+  // (lib/sleep/README.md, "Bounded searching"). Shipped policies always keep it.
+  search_pending_mark
 };
 
 // Release builds: std::atomic with the orders written at each call site.
@@ -41,6 +46,7 @@ struct StdAtomics {
   static void fence(std::memory_order order, FenceSite /*site*/) noexcept {
     std::atomic_thread_fence(order);
   }
+  static constexpr bool keeps(FenceSite /*site*/) noexcept { return true; }
 };
 
 // ThreadSanitizer does not model std::atomic_thread_fence, so under TSan every access is
@@ -91,6 +97,7 @@ struct SeqCstAtomics {
   using atomic = SeqCstAtomic<T>;
 
   static void fence(std::memory_order /*order*/, FenceSite /*site*/) noexcept {}
+  static constexpr bool keeps(FenceSite /*site*/) noexcept { return true; }
 };
 
 #if FORAGE_TSAN

@@ -155,7 +155,16 @@ class PoolLifecycle {
   }
 
   const std::vector<WorkerCounters*>& counters() const noexcept { return counters_; }
-  PoolStats stats() const { return collect_stats(counters_); }
+  PoolStats stats() const {
+    // relaxed: statistics.
+    return collect_stats(counters_, outside_wakes_.load(std::memory_order_relaxed));
+  }
+  // A spawn from outside woke a sleeper (PoolStats::wakes_from_outside). Only on the wake path,
+  // which makes a syscall anyway, so the shared RMW costs nothing that matters.
+  void count_outside_wake() noexcept {
+    // relaxed: statistics.
+    outside_wakes_.fetch_add(1, std::memory_order_relaxed);
+  }
 
  private:
   // The refusal after close, or in a fork() child: cancels the task, throws PoolClosed or
@@ -185,6 +194,7 @@ class PoolLifecycle {
   // Set by the first worker that could not pin itself (one report per pool; exchanged in
   // WorkerThreadScope).
   std::atomic<bool> pin_error_reported_{false};
+  std::atomic<std::uint64_t> outside_wakes_{0};  // count_outside_wake()
   // A worker's set-up failed (WorkerThreadScope); start() throws it.
   WorkerStartFailure start_failure_;
 

@@ -39,6 +39,11 @@ struct alignas(kCacheLine) WorkerCounters {
   std::atomic<std::uint64_t> stolen{0};
   std::atomic<std::uint64_t> steal_attempts{0};
   std::atomic<std::uint64_t> parks{0};
+  std::atomic<std::uint64_t> searches{0};
+  std::atomic<std::uint64_t> search_rounds{0};
+  std::atomic<std::uint64_t> sweeps{0};
+  std::atomic<std::uint64_t> sweep_steal_attempts{0};
+  std::atomic<std::uint64_t> wakes{0};
   // Written by the worker before it signals that it started; read after that signal.
   std::optional<int> pinned_cpu;
   std::string pin_error;
@@ -113,8 +118,9 @@ class WorkerThreadScope {
   bool started_ = false;  // on_worker_start was called: on_worker_stop will be
 };
 
-// Builds PoolStats from the per-worker counters.
-PoolStats collect_stats(const std::vector<WorkerCounters*>& counters);
+// Builds PoolStats from the per-worker counters and the pool's count of wakes from outside.
+PoolStats collect_stats(const std::vector<WorkerCounters*>& counters,
+                        std::uint64_t wakes_from_outside = 0);
 
 // Validates a requested worker count and resolves 0 to one per allowed core.
 std::size_t resolve_worker_count(std::size_t requested, std::size_t maximum,

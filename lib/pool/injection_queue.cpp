@@ -18,7 +18,7 @@ constexpr int kShareWaitRelax = 32;
 // Takes a share of the injection queue: the first task to run now, the rest onto our own
 // deque, where other workers can steal them. One bulk dequeue costs about what one single
 // dequeue does, so the queue's consumers contend far less under a stream of submits.
-Task* PoolCore::take_from_injection_queue(WorkerSlot& me) {
+Task* PoolCore::take_from_injection_queue(WorkerSlot& me, bool& pushed_share) {
   std::array<Task*, kInjectionBatch> batch{};
   std::size_t queued = injection_.size_approx();
   // A worker that took from the queue last time and finds only a few tasks now is keeping
@@ -41,6 +41,7 @@ Task* PoolCore::take_from_injection_queue(WorkerSlot& me) {
   // Our deque is empty whenever we search (pop just failed), and its capacity is at least
   // kInjectionBatch, so these pushes never grow it and cannot fail.
   for (std::size_t i = taken - 1; i > 0; --i) me.deque.push(batch[i]);
+  if (taken > 1) pushed_share = true;
   return batch[0];
 }
 

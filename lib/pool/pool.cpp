@@ -32,6 +32,7 @@ PoolCore::PoolCore(PoolOptions options, Pool* owner)
                                        : PoolOptions::kDefaultTraceBufferEvents;
   const auto trace_origin = TraceBuffer::Clock::now();
   wake_targets_ = WakeTargets(plan_);
+  search_limit_ = static_cast<std::uint32_t>(std::max<std::size_t>(2, workers / 2));
   slots_.reserve(workers);
   for (std::size_t i = 0; i < workers; ++i) {
     auto slot = std::make_unique<WorkerSlot>(injection_);
@@ -67,7 +68,7 @@ void PoolCore::post(Task* task) {
     // Every push notifies (a fence and one load while nobody sleeps). Skipping it when the
     // deque looked non-empty loses wake-ups: a thief can empty it between our look and our
     // push, check it, and park.
-    if (slots_.size() > 1) notify_one_from(*slots_[current_worker_context()->index]);
+    if (slots_.size() > 1) notify_published(slots_[current_worker_context()->index].get());
     return;
   }
   lifecycle_.admit(task);
@@ -76,11 +77,11 @@ void PoolCore::post(Task* task) {
     task->invoke(task, TaskAction::cancel);
     throw std::bad_alloc();
   }
-  parking_.notify_one_preferring([this] { return wake_targets_.on_current_cpu(); });
+  notify_published(nullptr);
 }
 
 // A batch (spawn_all, submit_all): post() for `count` tasks with one count, one enqueue and
-// one wake-up decision. All or nothing (detail::SchedulerAccess::post_batch).
+// one wake-up decision (with count > 1 the woken worker passes the wake on as it finds work). All or nothing (detail::SchedulerAccess::post_batch).
 void PoolCore::post_batch(Task* const* tasks, std::size_t count) {
   if (count == 0) return;
   if (lifecycle_.on_own_worker()) {
@@ -96,7 +97,7 @@ void PoolCore::post_batch(Task* const* tasks, std::size_t count) {
                               std::memory_order_relaxed);
     // In input order: thieves take the oldest first, so the first items are stolen first.
     for (std::size_t i = 0; i < count; ++i) me.deque.push(tasks[i]);
-    wake_for_batch(&me, count);
+    if (slots_.size() > 1) notify_published(&me, count);
     return;
   }
   lifecycle_.admit_batch(tasks, count);
@@ -105,26 +106,7 @@ void PoolCore::post_batch(Task* const* tasks, std::size_t count) {
     for (std::size_t i = 0; i < count; ++i) tasks[i]->invoke(tasks[i], TaskAction::cancel);
     throw std::bad_alloc();
   }
-  wake_for_batch(nullptr, count);
-}
-
-// The one wake-up decision of a batch of `tasks`: as many sleepers as could each take a
-// task, at most one per worker (from a worker: per other worker), with one notify. A single
-// wake from outside prefers a sleeper on the caller's CPU, as post() does. Workers that wake
-// and see more work wake others (wake_another_if_more_work), as for single posts.
-void PoolCore::wake_for_batch(WorkerSlot* me, std::size_t tasks) noexcept {
-  const std::size_t others = me != nullptr ? slots_.size() - 1 : slots_.size();
-  const std::size_t wanted = std::min(tasks, others);
-  if (wanted == 0) return;
-  if (me == nullptr && wanted == 1) {
-    parking_.notify_one_preferring([this] { return wake_targets_.on_current_cpu(); });
-    return;
-  }
-  const bool woke = parking_.notify_many(static_cast<int>(wanted));
-  if (me != nullptr && me->trace != nullptr && woke) [[unlikely]] {
-    const std::int64_t now = me->trace->now();
-    me->trace->record(TraceKind::wake, now, now);
-  }
+  notify_published(nullptr, count);
 }
 
 // A join's second half. Unlike post(), it wakes a sleeper only when the deque was empty:
@@ -136,13 +118,25 @@ void PoolCore::fork(Task* task) noexcept {
   WorkerSlot& me = own_slot("fork()");
   const bool was_empty = me.deque.empty_approx();
   // A task the deque could not take was cancelled: the joiner then runs it itself.
-  if (push_own(me, task) && was_empty && slots_.size() > 1) notify_one_from(me);
+  if (push_own(me, task) && was_empty && slots_.size() > 1) notify_published(&me);
 }
 
-// notify_one, recorded as a wake when it woke a sleeper and the pool is traced.
-void PoolCore::notify_one_from(WorkerSlot& me) noexcept {
-  const bool woke = parking_.notify_one();
-  if (me.trace != nullptr && woke) [[unlikely]] {
+void PoolCore::notify_published(WorkerSlot* me, std::size_t tasks) noexcept {
+  const bool several = tasks > 1;
+  if (me == nullptr) {
+    if (parking_.notify_unless_searching([this] { return wake_targets_.on_current_cpu(); },
+                                         several)) {
+      lifecycle_.count_outside_wake();
+    }
+    return;
+  }
+  count_wake(*me, parking_.notify_unless_searching(several));
+}
+
+void PoolCore::count_wake(WorkerSlot& me, bool woke) noexcept {
+  if (!woke) return;
+  WorkerCounters::bump(me.counters.wakes, std::memory_order_relaxed);  // statistics
+  if (me.trace != nullptr) [[unlikely]] {
     const std::int64_t now = me.trace->now();
     me.trace->record(TraceKind::wake, now, now);
   }

@@ -101,16 +101,32 @@ class PoolCore final : public Scheduler, public std::enable_shared_from_this<Poo
   // worker_loop.cpp
   void run_worker(std::size_t index, std::latch& started);
 
+  // After publishing `tasks` tasks (a post, a fork, a share of the injection queue, a batch):
+  // wakes one sleeper if nobody is searching, else leaves the mark for the searchers
+  // (lib/sleep/README.md, "Bounded searching", rule 5). One call per batch is enough: with
+  // tasks > 1 a wake also sets the mark, so each woken worker that finds one wakes the next. `me`:
+  // the calling worker, or null from outside the pool (a sleeper on the caller's CPU is then
+  // preferred, and the wake is counted in PoolStats::wakes_from_outside). pool.cpp.
+  void notify_published(WorkerSlot* me, std::size_t tasks = 1) noexcept;
+
  private:
   bool push_own(WorkerSlot& me, Task* task) noexcept;  // pool.cpp
   Task* next_task(WorkerSlot& me);
-  Task* search(WorkerSlot& me, bool& saw_contention);
-  Task* take_from_injection_queue(WorkerSlot& me);
-  Task* steal_from_victims(WorkerSlot& me, bool& saw_contention);
+  // A searcher found `task` (worker_loop.cpp): stop searching, pass on what the protocol asks.
+  Task* finish_search(WorkerSlot& me, Task* task, bool pushed_share) noexcept;
+  // steal.cpp. A search round: the injection queue and a few victims, nearest tier first.
+  Task* search_round(WorkerSlot& me, bool& pushed_share);
+  // The last searcher's re-check: the injection queue and every victim.
+  Task* sweep(WorkerSlot& me, bool& pushed_share, bool& saw_contention);
+  Task* take_from_injection_queue(WorkerSlot& me, bool& pushed_share);  // injection_queue.cpp
+  Task* steal_from_some_victims(WorkerSlot& me);
+  Task* steal_from_all_victims(WorkerSlot& me, bool& saw_contention);
+  Task* try_steal(WorkerSlot& me, std::size_t victim, bool& saw_contention,
+                  std::int64_t search_start);
   void execute(WorkerSlot& me, Task* task) noexcept;
-  void notify_one_from(WorkerSlot& me) noexcept;
-  void wake_for_batch(WorkerSlot* me, std::size_t tasks) noexcept;  // me: null from outside
-  void wake_another_if_more_work(WorkerSlot& me) noexcept;
+  // Counts a wake-up `me` sent (when `woke`) and records it in the trace. pool.cpp.
+  void count_wake(WorkerSlot& me, bool woke) noexcept;
+
   // The slot of the calling thread, which must be one of this pool's workers (checked).
   WorkerSlot& own_slot(const char* operation) noexcept;
 
@@ -122,7 +138,9 @@ class PoolCore final : public Scheduler, public std::enable_shared_from_this<Poo
   InjectionQueue injection_;
   std::vector<std::unique_ptr<WorkerSlot>> slots_;
 
-  EventCount<> parking_;      // idle workers sleep here
+  EventCount<> parking_;  // idle workers search and sleep here (its state word counts both)
+  // At most this many workers search at once: max(2, workers / 2) (lib/sleep/README.md).
+  std::uint32_t search_limit_ = 2;
   WakeTargets wake_targets_;  // built from plan_
   // Start, admission, shutdown; holds &slots_[i]->counters. Last: it holds the worker
   // threads, and refers to options_, topology_ and plan_.

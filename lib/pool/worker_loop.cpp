@@ -1,6 +1,8 @@
 // The worker loop of forage::Pool. Reads top-down:
-//   run_worker -> next_task: own deque -> search (injection queue, victims) -> park
-// Where the tasks come from: injection_queue.cpp (outside submits), steal.cpp (victims).
+//   run_worker -> next_task: own deque -> search (if admitted: rounds over the injection
+//   queue and a few victims) -> park (the last searcher out sweeps every queue first)
+// The rule and its proof: lib/sleep/README.md, "Bounded searching". Where the tasks come
+// from: injection_queue.cpp (outside submits), steal.cpp (victims).
 #include <algorithm>
 #include <latch>
 
@@ -8,6 +10,11 @@
 #include "sleep/backoff.hpp"
 
 namespace forage::detail {
+
+namespace {
+// A share of the injection queue put on our deque: at least one task besides the one we run.
+constexpr std::size_t kSeveral = 2;
+}  // namespace
 
 void PoolCore::run_worker(std::size_t index, std::latch& started) {
   WorkerSlot& me = *slots_[index];
@@ -38,10 +45,13 @@ bool PoolCore::run_one_task() noexcept {
   if (std::optional<Task*> own = me.deque.pop()) {
     task = *own;
   } else {
-    bool saw_contention = false;
-    task = search(me, saw_contention);
+    // One round, not a sweep: the waiter is not a searcher and never parks here, and the
+    // protocol already has someone responsible for every published task.
+    bool pushed_share = false;
+    WorkerCounters::bump(me.counters.search_rounds, std::memory_order_relaxed);  // statistics
+    task = search_round(me, pushed_share);
     if (task == nullptr) return false;
-    wake_another_if_more_work(me);
+    if (pushed_share) notify_published(&me, kSeveral);
   }
   execute(me, task);
   return true;
@@ -79,32 +89,42 @@ Task* PoolCore::next_task(WorkerSlot& me) {
   if (std::optional<Task*> task = me.deque.pop()) return *task;
 
   for (;;) {
-    // 2. Search: injection queue and victims, backing off between rounds.
-    bool saw_contention = false;
-    Backoff backoff;
-    do {
-      if (Task* task = search(me, saw_contention)) {
-        wake_another_if_more_work(me);
-        return task;
-      }
-    } while (backoff.wait());
-
-    // 3. Out of work: tell wait_idle()/shutdown() waiters, then park (lib/sleep/README.md).
-    lifecycle_.notify_idle_waiters();
-    const auto key = parking_.prepare_wait();
-    saw_contention = false;
-    if (Task* task = search(me, saw_contention)) {
-      parking_.cancel_wait();
-      wake_another_if_more_work(me);
-      return task;
+    // 2. Search, if fewer than search_limit_ workers already do (rule 1): rounds over the
+    //    injection queue and a few victims, backing off between them.
+    const bool searching = parking_.try_begin_search(search_limit_);
+    if (searching) {
+      WorkerCounters::bump(me.counters.searches, std::memory_order_relaxed);  // statistics
+      Backoff backoff;
+      do {
+        WorkerCounters::bump(me.counters.search_rounds, std::memory_order_relaxed);
+        bool pushed_share = false;
+        if (Task* task = search_round(me, pushed_share)) {
+          return finish_search(me, task, pushed_share);
+        }
+      } while (backoff.wait());
     }
-    if (saw_contention) {  // a steal lost a race: work may remain, search again
-      parking_.cancel_wait();
-      continue;
+
+    // 3. Out of work: tell wait_idle()/shutdown() waiters, then park (rule 3). The last
+    //    searcher out sweeps every queue after the fence; anyone else leaves that to it.
+    lifecycle_.notify_idle_waiters();
+    const EventCount<>::ParkTicket ticket = parking_.prepare_wait_after_search(searching);
+    if (ticket.last) {
+      WorkerCounters::bump(me.counters.sweeps, std::memory_order_relaxed);  // statistics
+      bool pushed_share = false;
+      bool saw_contention = false;
+      Task* task = sweep(me, pushed_share, saw_contention);
+      if (task != nullptr || saw_contention) {
+        parking_.cancel_wait();
+        // We took the mark and did not look everywhere after all: put it back (rule 4).
+        if (ticket.pending || saw_contention) count_wake(me, parking_.restore_mark());
+        if (pushed_share) notify_published(&me, kSeveral);
+        if (task != nullptr) return task;
+        continue;  // a steal lost a race: work may remain, search again
+      }
     }
     // 4. Exit once the pool is finished, else sleep until new work is announced.
     const std::int64_t park_start = me.trace != nullptr ? me.trace->now() : 0;
-    if (!lifecycle_.park_unless_finished(parking_, key, WakeTargets::tag_of(me.index),
+    if (!lifecycle_.park_unless_finished(parking_, ticket.key, WakeTargets::tag_of(me.index),
                                          me.counters)) {
       return nullptr;
     }
@@ -114,14 +134,13 @@ Task* PoolCore::next_task(WorkerSlot& me) {
   }
 }
 
-// One pass over every place work can be: the injection queue, then victims nearest-first.
-Task* PoolCore::search(WorkerSlot& me, bool& saw_contention) {
-  if (Task* task = take_from_injection_queue(me)) return task;
-  if (Task* stolen = steal_from_victims(me, saw_contention)) return stolen;
-  // moodycamel's try_dequeue may miss an item an enqueue is still publishing; size_approx
-  // sees it once the enqueue's tail store is visible.
-  if (injection_.size_approx() != 0) saw_contention = true;
-  return nullptr;
+// Rule 4: stop searching; the last searcher wakes one more if the mark is set and someone
+// sleeps. A share of the injection queue on our deque is a publication: notify for it. O(1):
+// the counts decide, no deque is read.
+Task* PoolCore::finish_search(WorkerSlot& me, Task* task, bool pushed_share) noexcept {
+  count_wake(me, parking_.end_search());
+  if (pushed_share) notify_published(&me, kSeveral);
+  return task;
 }
 
 }  // namespace forage::detail

@@ -213,6 +213,7 @@ struct RelacyAtomics {
       std::conditional_t<std::is_same_v<T, std::uint32_t>, RelacyFutexWord, RelacyAtomic<T>>;
 
   static constexpr bool removed(FenceSite site) noexcept { return ((site == Removed) || ...); }
+  static constexpr bool keeps(FenceSite site) noexcept { return !removed(site); }
 
   static void fence(std::memory_order order, FenceSite site,
                     CallSite call_site = CallSite::current()) {
