@@ -1,10 +1,12 @@
 // then(): chains, error and cancellation propagation, unwrapping, and where the continuation
 // runs (the antecedent's pool, a given pool, or the thread that fulfils a Promise).
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <exception>
 #include <functional>
+#include <iostream>
 #include <latch>
 #include <memory>
 #include <mutex>
@@ -202,6 +204,45 @@ TYPED_TEST(ThenTest, CancellingTheContinuationBeforeTheAntecedentCompletesSkipsI
   // relaxed: shutdown() joined the worker.
   EXPECT_EQ(destroyed.load(std::memory_order_relaxed), 1);
   EXPECT_THROW((void)continuation.get(), Cancelled);
+}
+
+// cancel() of a continuation racing the antecedent's completion, which hands the continuation
+// to the pool: only the winner of try_start/try_cancel may destroy the callable. Before the
+// fix the losing task also reset it, concurrently with the winning cancel() (found by
+// tests/fuzz/api_fuzz.cpp: a callable destroyed twice).
+TYPED_TEST(ThenTest, CancelRacingTheAntecedentsCompletionDestroysTheContinuationOnce) {
+  auto pool = TypeParam::make(2);
+  // Enough rounds to hit the moment under the sanitizers too (before the fix, about one round
+  // in 2,000 failed under ASan).
+  const std::size_t rounds = std::max<std::size_t>(scaled(20'000), 5'000);
+  std::size_t cancels_won = 0;
+  for (std::size_t round = 0; round < rounds; ++round) {
+    std::atomic<int> destroyed{0};
+    std::atomic<bool> go{false};
+    auto antecedent = pool->submit([&go] {
+      // acquire: pairs with the release store below (only a start signal).
+      while (!go.load(std::memory_order_acquire)) detail::cpu_relax();
+      return 1;
+    });
+    auto continuation =
+        antecedent.then([counter = DestructionCounter(destroyed)](int v) { return v + 1; });
+    go.store(true, std::memory_order_release);
+    // A delay swept over the time the worker takes to finish the antecedent and start the
+    // continuation, so that some rounds cancel just as it tries to start.
+    for (std::size_t i = 0; i < round % 512; ++i) detail::cpu_relax();
+    const bool cancelled = continuation.cancel();
+    cancels_won += cancelled ? 1 : 0;
+    pool->wait_idle();
+    // relaxed: wait_idle() returned after the continuation's task finished with the node.
+    ASSERT_EQ(destroyed.load(std::memory_order_relaxed), 1)
+        << "round " << round << (cancelled ? ": cancel() won" : ": the continuation won");
+    if (cancelled) {
+      EXPECT_THROW((void)continuation.get(), Cancelled);
+    } else {
+      EXPECT_EQ(continuation.get(), 2);
+    }
+  }
+  std::cout << "[ race     ] cancel() won " << cancels_won << " of " << rounds << " rounds\n";
 }
 
 // --- Unwrapping ------------------------------------------------------------------------------

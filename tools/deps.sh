@@ -29,7 +29,8 @@ FORAGE_TEST_PACKAGES=(
   libgtest-dev           # GTest::gtest, GTest::gtest_main
   librapidcheck-dev      # rapidcheck, rapidcheck_gtest
   relacy-dev             # relacy/relacy.hpp for the model-check tests
-  libclang-rt-14-dev     # clang's ASan/UBSan runtimes (only recommended by clang-14)
+  libclang-rt-14-dev     # clang's ASan/UBSan runtimes and libFuzzer (tests/fuzz/; only
+                         # recommended by clang-14)
   util-linux             # taskset
   python3-jsonschema     # tests/tools/bench_json_test.py checks forage-bench --json
 )

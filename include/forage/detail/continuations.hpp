@@ -91,7 +91,11 @@ class ThenState final
     } else {
       state->try_cancel();
     }
-    state->finish_work();
+    // Not started: the callable belongs to whoever won try_cancel, which destroyed it in
+    // drop_work (a reader's cancel() may be doing so on its own thread right now, so it is not
+    // touched here). The antecedent and the work's reference are this task's to let go.
+    state->drop_antecedent();
+    state->release();
   }
 
   void run() noexcept {
