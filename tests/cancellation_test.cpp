@@ -285,13 +285,14 @@ TYPED_TEST(CancellationTest, RequestStopCancelsATaskThatHasNotStarted) {
   GatedPool<TypeParam> pool(2);
   pool.block_workers();
   std::atomic<bool> ran{false};
-  auto future = pool->submit([&](std::stop_token) { ran.store(true); });
+  // relaxed (ran, here and below): read after wait_idle()/get()/join, which order it.
+  auto future = pool->submit([&](std::stop_token) { ran.store(true, std::memory_order_relaxed); });
   future.request_stop();
   EXPECT_TRUE(future.cancelled());
   pool.open();
   pool->wait_idle();
   EXPECT_THROW(future.get(), Cancelled);
-  EXPECT_FALSE(ran.load());
+  EXPECT_FALSE(ran.load(std::memory_order_relaxed));
 }
 
 TYPED_TEST(CancellationTest, RequestStopRacingCompletionAlwaysEndsTheFuture) {
@@ -319,13 +320,13 @@ TYPED_TEST(CancellationTest, GroupCancelSkipsTasksNotStartedAndWaitThrowsCancell
   GatedPool<TypeParam> pool(2);
   pool.block_workers();
   TaskGroup group(*pool);
-  std::atomic<int> ran{0};
-  for (int i = 0; i < 20; ++i) group.spawn([&] { ran.fetch_add(1); });
+  std::atomic<int> ran{0};  // relaxed: read after wait(), which acquires every task's end
+  for (int i = 0; i < 20; ++i) group.spawn([&] { ran.fetch_add(1, std::memory_order_relaxed); });
   group.cancel();
   EXPECT_TRUE(group.cancel_requested());
   pool.open();
   EXPECT_THROW(group.wait(), Cancelled);
-  EXPECT_EQ(ran.load(), 0);
+  EXPECT_EQ(ran.load(std::memory_order_relaxed), 0);
 }
 
 TYPED_TEST(CancellationTest, GroupCancelReachesRunningTasksThroughTokenAndThisTask) {
@@ -373,7 +374,7 @@ TYPED_TEST(CancellationTest, AChildGroupInheritsItsParentsCancellation) {
   auto pool = this->make_pool();
   TaskGroup parent(*pool);
   std::latch child_running(1);
-  std::atomic<bool> child_saw_cancel{false};
+  std::atomic<bool> child_saw_cancel{false};  // relaxed: read after parent.wait()
   parent.spawn([&] {
     TaskGroup child(*pool);
     child.spawn([&](std::stop_token stop) {
@@ -383,21 +384,21 @@ TYPED_TEST(CancellationTest, AChildGroupInheritsItsParentsCancellation) {
     try {
       child.wait();
     } catch (const Cancelled&) {
-      child_saw_cancel.store(true);
+      child_saw_cancel.store(true, std::memory_order_relaxed);
       throw;
     }
   });
   child_running.wait();
   parent.cancel();
   EXPECT_THROW(parent.wait(), Cancelled);
-  EXPECT_TRUE(child_saw_cancel.load());
+  EXPECT_TRUE(child_saw_cancel.load(std::memory_order_relaxed));
 }
 
 TYPED_TEST(CancellationTest, NoGroupTaskRunsAfterWaitReportedCancelled) {
   auto pool = this->make_pool();
   for (int round = 0; round < static_cast<int>(test::scaled(100)); ++round) {
     std::atomic<bool> reported{false};
-    std::atomic<int> late{0};
+    std::atomic<int> late{0};  // relaxed: read after wait_idle()
     TaskGroup group(*pool);
     std::thread canceller([&group] { group.cancel(); });
     for (int i = 0; i < 50; ++i) {
@@ -410,7 +411,7 @@ TYPED_TEST(CancellationTest, NoGroupTaskRunsAfterWaitReportedCancelled) {
     EXPECT_THROW(group.wait(), Cancelled);
     reported.store(true, std::memory_order_release);
     pool->wait_idle();
-    EXPECT_EQ(late.load(), 0);
+    EXPECT_EQ(late.load(std::memory_order_relaxed), 0);
   }
 }
 
@@ -441,20 +442,20 @@ TYPED_TEST(CancellationTest, ShutdownStopStopsRunningTasksAndCancelsPendingOnes)
 TYPED_TEST(CancellationTest, ShutdownStopEndsALongParallelForWithCancelled) {
   auto pool = this->make_pool();
   std::atomic<bool> started{false};
-  std::atomic<bool> cancelled{false};
+  std::atomic<bool> cancelled{false};  // relaxed: read after caller.join()
   std::thread caller([&] {
     try {
       parallel_for(*pool, std::uint64_t{0}, std::uint64_t{1'000'000'000'000}, [&](std::uint64_t) {
         started.store(true, std::memory_order_relaxed);  // relaxed: a go signal only
       });
     } catch (const Cancelled&) {
-      cancelled.store(true);
+      cancelled.store(true, std::memory_order_relaxed);
     }
   });
   spin_until([&] { return started.load(std::memory_order_relaxed); });
   pool->shutdown(Shutdown::stop);
   caller.join();
-  EXPECT_TRUE(cancelled.load());
+  EXPECT_TRUE(cancelled.load(std::memory_order_relaxed));
 }
 
 TYPED_TEST(CancellationTest, ShutdownStopRacingSubmitsEndsEveryFuture) {
@@ -489,24 +490,24 @@ TYPED_TEST(CancellationTest, ShutdownStopRacingSubmitsEndsEveryFuture) {
 TYPED_TEST(CancellationTest, ASpawnedTaskTakingATokenSeesShutdownStop) {
   auto pool = this->make_pool();
   std::latch started(1);
-  std::atomic<bool> saw{false};
+  std::atomic<bool> saw{false};  // relaxed: read after shutdown()'s join
   pool->spawn([&](std::stop_token stop) {
     started.count_down();
     spin_until([&] { return stop.stop_requested(); });
-    saw.store(true);
+    saw.store(true, std::memory_order_relaxed);
   });
   started.wait();
   pool->shutdown(Shutdown::stop);
-  EXPECT_TRUE(saw.load());
+  EXPECT_TRUE(saw.load(std::memory_order_relaxed));
 }
 
 TYPED_TEST(CancellationTest, TheDestructorStillDrains) {
-  std::atomic<int> ran{0};
+  std::atomic<int> ran{0};  // relaxed: read after the destructor's join
   {
     auto pool = this->make_pool();
-    for (int i = 0; i < 100; ++i) pool->spawn([&] { ran.fetch_add(1); });
+    for (int i = 0; i < 100; ++i) pool->spawn([&] { ran.fetch_add(1, std::memory_order_relaxed); });
   }
-  EXPECT_EQ(ran.load(), 100);
+  EXPECT_EQ(ran.load(std::memory_order_relaxed), 100);
 }
 
 }  // namespace
