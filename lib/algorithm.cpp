@@ -46,6 +46,17 @@ bool thieves_waiting_on_current_worker() noexcept {
                   "returns, or use Shutdown::drain");
 }
 
+[[noreturn]] void throw_stopped(const char* where, std::size_t ran,
+                                std::optional<std::size_t> total) {
+  const std::string of = total ? " of " + std::to_string(*total) : std::string();
+  throw Cancelled(std::string(where) + ": stopped by a stop request after " + std::to_string(ran) +
+                      of +
+                      " items ran (MapOptions::stop or deadline, the future's request_stop(), "
+                      "or a stop of the task, group or pool it ran in); "
+                      "Cancelled::items_run() holds the count",
+                  ran);
+}
+
 [[noreturn]] void throw_too_many_chunks(const char* where, std::size_t chunks) {
   throw InvalidArgument(std::string(where) + ": the chunking gives " + std::to_string(chunks) +
                         " chunks, more than the " + std::to_string(kMaxChunks) +

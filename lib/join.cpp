@@ -46,6 +46,13 @@ std::exception_ptr group_task_cancelled_error() {
                 "returns, or use Shutdown::drain"));
 }
 
+[[noreturn]] void throw_group_stopped(std::uint32_t skipped) {
+  throw Cancelled(
+      "forage::TaskGroup::wait: the group was cancelled (TaskGroup::cancel(), its "
+      "stop token, the group of the task that made it, or Shutdown::stop); " +
+      std::to_string(skipped) + " of its tasks were skipped before they started");
+}
+
 }  // namespace detail::rt
 
 void TaskGroup::record_error(std::exception_ptr error) noexcept {
@@ -58,12 +65,14 @@ void TaskGroup::wait() {
   pending_.wait();  // acquire: every task's effects and error writes are visible now
   // relaxed (all): ordered by the acquire above; only this waiting thread resets them.
   const std::uint32_t cancelled = cancelled_.exchange(0, std::memory_order_relaxed);
+  const std::uint32_t skipped = skipped_.exchange(0, std::memory_order_relaxed);
   if (failed_.load(std::memory_order_relaxed)) {
     std::exception_ptr error = std::move(error_);
     error_ = nullptr;
     failed_.store(false, std::memory_order_relaxed);
     std::rethrow_exception(error);
   }
+  if (stop_.requested()) detail::rt::throw_group_stopped(skipped);
   if (cancelled != 0) std::rethrow_exception(detail::rt::group_task_cancelled_error());
 }
 

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "forage/detail/stop_node.hpp"
 #include "lifecycle/scheduler.hpp"
 #include "lifecycle/worker_context.hpp"
 #include "sleep/backoff.hpp"
@@ -101,6 +102,9 @@ bool rt::wait_for_word(std::atomic<std::uint32_t>& word, std::uint32_t sleeper_b
   if (deadline == Clock::time_point::min()) return false;  // a poll
   const bool has_deadline = deadline != kNoDeadline;
   if (WorkerContext* context = current_worker_context()) {
+    // The tasks run while helping are not the waiting task: they read their own stop node or
+    // none (this_task::stop_requested), not the waiter's. Per wait, not per task.
+    const StopScope no_stop_of_the_waiter(nullptr);
     return help_until(spec, *context->scheduler, deadline, has_deadline);
   }
   return sleep_until(spec, deadline, has_deadline);

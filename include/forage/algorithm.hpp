@@ -21,6 +21,12 @@
 // parallel_map destroys the results it had built before the exception reaches the caller.
 // Called from a task, every algorithm helps run the pool's work while it waits: nesting never
 // deadlocks. Empty input: empty output, no task is spawned.
+//
+// Stopping. A stop request (MapOptions::stop, MapOptions::deadline, map_async's
+// request_stop(), or a stop of the task, group or pool the call runs in) is the same mechanism
+// as a failure: no item starts after the blocks running end, and the call throws Cancelled,
+// whose items_run() counts the items that ran. Element functions can ask
+// forage::this_task::stop_requested() (true after another item's failure too).
 #pragma once
 
 #include <algorithm>
@@ -46,6 +52,7 @@
 #include "forage/future.hpp"
 #include "forage/map_options.hpp"
 #include "forage/result_allocator.hpp"
+#include "forage/stop.hpp"
 
 namespace forage {
 
@@ -208,8 +215,8 @@ MapResults<bool> pack_bits(E& executor, const unsigned char* bytes, std::size_t 
 }
 
 template <class E, class R, class F>
-auto parallel_map_as(E& executor, R& inputs, F& fn, const MapOptions& options, const char* where)
-    -> MapResults<MapResult<R, F>> {
+auto parallel_map_as(E& executor, R& inputs, F& fn, const MapOptions& options, const char* where,
+                     const std::stop_token& extra = {}) -> MapResults<MapResult<R, F>> {
   using Result = MapResult<R, F>;
   static_assert(!std::is_void_v<Result>,
                 "forage::parallel_map: the function returns void; use parallel_for_each");
@@ -219,7 +226,8 @@ auto parallel_map_as(E& executor, R& inputs, F& fn, const MapOptions& options, c
   ResultStorage<Stored> storage(total);
   MapBody<IndexedInput<R>, F, Stored> body{input, fn, storage.data()};
   // On a failure every constructed result was destroyed (MapBody::discard) before this throws.
-  const std::optional<ConstructedExtent> built = run_range(executor, total, body, options, where);
+  const std::optional<ConstructedExtent> built =
+      run_range(executor, total, body, options, where, extra);
   FORAGE_ASSERT(total == 0 || (built && built->begin == 0 && built->end == total),
                 "a parallel_map that succeeded constructed every result");
   if constexpr (std::is_same_v<Result, bool>) {
@@ -355,7 +363,8 @@ template <Executor E, std::integral I, class T, class Map, class Reduce>
 
 // parallel_map as a task: returns at once with a Future of its MapResults. The inputs, fn and
 // options are copied or moved into the task (as std::async does): pass std::span to avoid copying a
-// container you keep alive until the future is ready.
+// container you keep alive until the future is ready. The future's request_stop() stops the
+// map as MapOptions::stop does (get() throws Cancelled), or cancels it if it has not started.
 template <Executor E, std::ranges::input_range R, class F>
   requires std::invocable < std::decay_t<F>
 &, std::ranges::range_reference_t < std::decay_t<R>& >>
@@ -363,12 +372,15 @@ template <Executor E, std::ranges::input_range R, class F>
   constexpr const char* kWhere = "forage::map_async";
   detail::require_callable(fn, kWhere);
   detail::rt::validate_map_options(options, kWhere);
-  return detail::submit_to(
-      executor, kWhere,
-      [&executor, inputs = std::decay_t<R>(std::forward<R>(inputs)),
-       fn = std::decay_t<F>(std::forward<F>(fn)), options = std::move(options)]() mutable {
-        return detail::parallel_map_as(executor, inputs, fn, options, kWhere);
-      });
+  return detail::submit_to(executor, kWhere,
+                           [&executor, inputs = std::decay_t<R>(std::forward<R>(inputs)),
+                            fn = std::decay_t<F>(std::forward<F>(fn)),
+                            options = std::move(options)](std::stop_token stop) mutable {
+                             // The task's token: the future's request_stop() stops the map between
+                             // blocks.
+                             return detail::parallel_map_as(executor, inputs, fn, options, kWhere,
+                                                            stop);
+                           });
 }
 
 // A range you iterate while the work runs: fn(item) for each item, in input order. The input

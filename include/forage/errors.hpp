@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <exception>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -37,11 +38,23 @@ class InvalidArgument : public Error {
   using Error::Error;
 };
 
-// get() on a future that was cancelled: by Future::cancel(), by Shutdown::cancel_pending, or
-// because the continuation's pool was gone or closed when its antecedent completed.
+// get() on a future that was cancelled: by Future::cancel() or request_stop() before it ran,
+// by Shutdown::cancel_pending or Shutdown::stop, or because the continuation's pool was gone or
+// closed when its antecedent completed. Also what an algorithm throws when a stop request
+// (MapOptions::stop, MapOptions::deadline, map_async's request_stop, TaskGroup::cancel,
+// Shutdown::stop) ended it, and TaskGroup::wait after cancel(): then items_run() says how many
+// items ran to the end before it stopped (the message says it too).
 class Cancelled : public Error {
  public:
-  using Error::Error;
+  explicit Cancelled(const std::string& what, std::optional<std::size_t> items_run = std::nullopt)
+      : Error(what), items_run_(items_run) {}
+
+  // For an algorithm stopped by a request: the items whose function ran (out of the input's
+  // size); nullopt for a cancelled task or future.
+  std::optional<std::size_t> items_run() const noexcept { return items_run_; }
+
+ private:
+  std::optional<std::size_t> items_run_;
 };
 
 // get() on a future whose Promise was destroyed without a value or an exception.

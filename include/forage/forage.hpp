@@ -13,6 +13,7 @@
 #include "forage/result_allocator.hpp"
 #include "forage/single_queue_pool.hpp"
 #include "forage/stats.hpp"
+#include "forage/stop.hpp"
 #include "forage/topology.hpp"
 #include "forage/trace.hpp"
 #include "forage/when.hpp"

@@ -158,6 +158,16 @@ class Future {
     require("forage::Future::cancel");
     return state_->try_cancel();
   }
+  // Cooperative cancellation: a task that has not started is cancelled (as cancel()); a
+  // running one is asked to stop: its std::stop_token fires (submit passes one to a callable
+  // that takes it first) and this_task::stop_requested() turns true. map_async's future stops
+  // its map between blocks (get() then throws Cancelled with the count of items that ran).
+  // A finished task ignores it. Futures of a Promise, then() or when_all/any are cancelled
+  // only if not yet done. Never blocks.
+  void request_stop() {
+    require("forage::Future::request_stop");
+    state_->request_stop();
+  }
 
   // `callback(Future<T>&)` runs once when the future is done (at once, on this thread, if it
   // already is), on the thread that completes it. It receives the future and may get() it.
@@ -270,6 +280,11 @@ class SharedFuture {
   bool cancel() const {
     require("forage::SharedFuture::cancel");
     return state_->try_cancel();
+  }
+  // As Future::request_stop.
+  void request_stop() const {
+    require("forage::SharedFuture::request_stop");
+    state_->request_stop();
   }
 
   // As Future's, without taking this future: callback(const SharedFuture<T>&), fn(const T&).

@@ -14,6 +14,7 @@
 #include <exception>
 #include <functional>
 #include <optional>
+#include <stop_token>
 #include <type_traits>
 #include <utility>
 #include <variant>
@@ -21,6 +22,7 @@
 #include "forage/detail/block_alloc.hpp"
 #include "forage/detail/scheduler_id.hpp"
 #include "forage/detail/shared_state.hpp"
+#include "forage/detail/stop_node.hpp"
 #include "forage/detail/task.hpp"
 #include "forage/detail/wait_word.hpp"
 #include "forage/executor.hpp"
@@ -42,6 +44,7 @@ bool take_back_on_current_worker(Task* task) noexcept;
 [[noreturn]] void throw_join_outside_pool();
 [[noreturn]] void throw_entry_cancelled(const char* where);
 std::exception_ptr group_task_cancelled_error();
+[[noreturn]] void throw_group_stopped(std::uint32_t skipped);
 
 }  // namespace rt
 
@@ -218,15 +221,26 @@ auto join(E& executor, A&& a, B&& b) {
 // reused after wait(). The destructor waits too (a task never outlives the frame it may
 // refer to); an exception it could not rethrow goes to the pool's PoolOptions::on_error.
 // spawn() may be called from the group's tasks; wait() from one thread at a time.
+//
+// Cancellation (oneTBB's task_group::cancel and nested contexts): cancel() requests stop for
+// every task of the group. Tasks not started are skipped; running ones see the request (the
+// std::stop_token a task taking one first receives, this_task::stop_requested(), and the
+// algorithms they run stop between blocks). wait() then throws Cancelled unless a task threw.
+// The group stays cancelled: later spawns are skipped too. A group takes an outside token
+// (TaskGroup(pool, token)), and a group made inside a task inherits that task's cancellation:
+// inside a task of group P, it is cancelled when P is (so such a group must not outlive the
+// task that made it). Shutdown::stop cancels every group of the pool.
 class TaskGroup {
  public:
   template <Executor E>
-  explicit TaskGroup(E& executor) noexcept
+  explicit TaskGroup(E& executor, const std::stop_token& stop = {})
       : executor_(&executor),
         post_([](void* target, detail::Task* task) {
           detail::SchedulerAccess::post(*static_cast<E*>(target), task);
         }),
-        scheduler_(detail::SchedulerAccess::id(executor)) {}
+        scheduler_(detail::SchedulerAccess::id(executor)),
+        stop_(detail::enclosing_stop(detail::SchedulerAccess::stop_root(executor))),
+        on_outside_stop_(stop, detail::RequestStop{&stop_}) {}
 
   ~TaskGroup();
 
@@ -234,8 +248,10 @@ class TaskGroup {
   TaskGroup& operator=(const TaskGroup&) = delete;
 
   // Throws InvalidArgument for an empty callable, PoolClosed when the pool refuses the task.
+  // fn() or, if it takes one first, fn(token): a std::stop_token that fires when the group is
+  // cancelled.
   template <class F>
-    requires(std::invocable<std::decay_t<F>&>)
+    requires(std::invocable<std::decay_t<F>&> || std::invocable<std::decay_t<F>&, std::stop_token>)
   void spawn(F&& fn) {
     detail::require_callable(fn, "forage::TaskGroup::spawn");
     auto* task = new GroupTask<std::decay_t<F>>(*this, std::forward<F>(fn));
@@ -250,8 +266,16 @@ class TaskGroup {
   }
 
   // Waits for every task spawned so far (running other tasks meanwhile on a worker), then
-  // rethrows the first exception one of them threw.
+  // rethrows the first exception one of them threw; else throws Cancelled if the group was
+  // cancelled (no task runs after that report: every task has run or was skipped).
   void wait();
+
+  // Requests stop of every task of the group (see the class comment). Thread-safe, from any
+  // thread or task; never blocks (except to run std::stop_callbacks of the tokens handed out).
+  void cancel() noexcept { stop_.request(); }
+  // Whether the group was cancelled: by cancel(), its outside token, the enclosing task's
+  // group, or Shutdown::stop.
+  bool cancel_requested() const noexcept { return stop_.requested(); }
 
  private:
   template <class F>
@@ -265,10 +289,21 @@ class TaskGroup {
       auto* task = static_cast<GroupTask*>(self);
       TaskGroup& group = task->group;
       if (action == detail::TaskAction::run) {
-        try {
-          std::invoke(task->fn);
-        } catch (...) {
-          group.record_error(std::current_exception());
+        // acquire (requested): a task skipped here is one cancel() was made before.
+        if (group.stop_.requested()) {
+          // relaxed: published by the count_down below.
+          group.skipped_.fetch_add(1, std::memory_order_relaxed);
+        } else {
+          const detail::StopScope scope(&group.stop_);
+          try {
+            if constexpr (std::invocable<F&, std::stop_token>) {
+              std::invoke(task->fn, group.stop_.token());
+            } else {
+              std::invoke(task->fn);
+            }
+          } catch (...) {
+            group.record_error(std::current_exception());
+          }
         }
       } else if (detail::tls_group_task_being_posted != self) {  // dropped, not refused
         // relaxed: published by the count_down below.
@@ -291,6 +326,10 @@ class TaskGroup {
   std::atomic<bool> failed_{false};
   std::exception_ptr error_;  // written by the task that set failed_
   std::atomic<std::uint32_t> cancelled_{0};
+  // Tasks skipped because the group was cancelled; counted like cancelled_.
+  std::atomic<std::uint32_t> skipped_{0};
+  detail::StopNode stop_;  // under the enclosing task's node, or the pool's
+  std::stop_callback<detail::RequestStop> on_outside_stop_;
 };
 
 }  // namespace forage

@@ -1,10 +1,12 @@
 // How the parallel algorithms cut their input into tasks, and what else they can be told.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <stop_token>
 
 namespace forage {
 
@@ -64,6 +66,15 @@ struct MapOptions {
   // a slow consumer holds the work back at this. Default (nullopt): 4 per worker. 0 throws
   // InvalidArgument. The other algorithms return every result at once and ignore it.
   std::optional<std::size_t> max_in_flight{};
+  // Stops the algorithm once it fires: no item starts after the running blocks end (checked
+  // between blocks of items, as an item's failure is), and the call throws Cancelled, whose
+  // items_run() says how many items ran. Element functions see the request through
+  // forage::this_task::stop_requested(). imap/imap_unordered yield the results computed before
+  // it, in order up to the first gap, then throw Cancelled.
+  std::stop_token stop{};
+  // The same as a stop request made at this time (steady_clock), checked between blocks (imap:
+  // when a chunk starts). Default: none, and then no clock is read.
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
 };
 
 }  // namespace forage

@@ -12,8 +12,11 @@
 namespace forage {
 
 enum class Shutdown {
-  drain,          // run every task already spawned, and what they spawn, then stop
-  cancel_pending  // tasks not yet started are dropped and told so (TaskAction::cancel)
+  drain,           // run every task already spawned, and what they spawn, then stop
+  cancel_pending,  // tasks not yet started are dropped and told so (TaskAction::cancel)
+  stop             // cancel_pending, and request stop of every running task, then join (Python's
+        // terminate() for threads): their stop tokens fire, this_task::stop_requested() turns
+        // true, algorithms stop between blocks, task groups skip what has not started
 };
 
 struct PoolOptions {

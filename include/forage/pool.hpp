@@ -18,6 +18,7 @@
 
 #include "forage/detail/bulk_submit.hpp"
 #include "forage/detail/scheduler_id.hpp"
+#include "forage/detail/stop_node.hpp"
 #include "forage/detail/submit.hpp"
 #include "forage/detail/task.hpp"
 #include "forage/errors.hpp"
@@ -60,22 +61,29 @@ class Pool {
   // PoolOptions::on_error; the worker lives on.
   // Throws InvalidArgument for an empty callable, PoolClosed after shutdown() (from outside;
   // tasks a draining task spawns are still accepted, so a drain loses nothing).
+  // A callable that takes a std::stop_token (as std::jthread's) gets one, which fires at
+  // Shutdown::stop (forage/stop.hpp).
   template <class F>
-    requires(std::invocable<std::decay_t<F>&>)
-  void spawn(F&& fn) { post(detail::make_heap_task("forage::Pool::spawn", std::forward<F>(fn))); }
+    requires(std::invocable<std::decay_t<F>&> || std::invocable<std::decay_t<F>&, std::stop_token>)
+  void spawn(F&& fn) {
+    post(detail::make_spawned_task("forage::Pool::spawn", stop_root_, std::forward<F>(fn)));
+  }
 
   // Runs fn(args...) on the pool and returns its Future (R may be void or move-only). `fn`
   // and `args` are copied or moved in, then passed as rvalues (as std::async does); together with
   // the future's state they are one heap block. Throws InvalidArgument for an empty callable,
   // PoolClosed after shutdown() (from outside; a draining task may still submit). Cancelled by
-  // Shutdown::cancel_pending.
+  // Shutdown::cancel_pending. If fn takes a std::stop_token first (checked first, as
+  // std::jthread does), it is called as fn(token, args...): the token fires on the future's
+  // request_stop() and at Shutdown::stop. A task that takes none can ask
+  // this_task::stop_requested(); it pays no allocation for being stoppable.
   template <class F, class... Args>
-    requires(std::invocable<std::decay_t<F>, std::decay_t<Args>...>)
-  Future<std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>> submit(F&& fn,
-                                                                              Args&&... args) {
-    return detail::submit_to(*this, "forage::Pool::submit", std::forward<F>(fn),
-                             std::forward<Args>(args)...);
-  }
+    requires detail::SubmitInvocable<std::decay_t<F>, std::decay_t<Args>...>
+        Future<detail::TaskResult<std::decay_t<F>, std::decay_t<Args>...>> submit(F&& fn,
+                                                                                  Args&&... args) {
+      return detail::submit_to(*this, "forage::Pool::submit", std::forward<F>(fn),
+                               std::forward<Args>(args)...);
+    }
 
   // One task per item of `inputs`, fire and forget: spawn() for each item in one call, with
   // one admission, one enqueue and one wake-up decision for the whole batch (from outside,
@@ -142,6 +150,8 @@ class Pool {
 
   std::shared_ptr<detail::PoolCore> core_;
   detail::SchedulerId scheduler_id_;  // for futures: names core_ without owning it
+  // The core's stop node (detail::SchedulerAccess::stop_root); lives as long as core_.
+  const detail::StopNode* stop_root_;
 };
 
 }  // namespace forage

@@ -21,6 +21,7 @@
 
 #include "forage/detail/bulk_submit.hpp"
 #include "forage/detail/scheduler_id.hpp"
+#include "forage/detail/stop_node.hpp"
 #include "forage/detail/submit.hpp"
 #include "forage/detail/task.hpp"
 #include "forage/errors.hpp"
@@ -55,9 +56,10 @@ class SingleQueuePool {
   SingleQueuePool& operator=(SingleQueuePool&&) = delete;
 
   template <class F>
-    requires(std::invocable<std::decay_t<F>&>)
+    requires(std::invocable<std::decay_t<F>&> || std::invocable<std::decay_t<F>&, std::stop_token>)
   void spawn(F&& fn) {
-    post(detail::make_heap_task("forage::SingleQueuePool::spawn", std::forward<F>(fn)));
+    post(detail::make_spawned_task("forage::SingleQueuePool::spawn", stop_root_,
+                                   std::forward<F>(fn)));
   }
 
   // Runs fn(args...) on the pool and returns its Future (R may be void or move-only). `fn`
@@ -66,12 +68,12 @@ class SingleQueuePool {
   // PoolClosed after shutdown() (from outside; a draining task may still submit). Cancelled by
   // Shutdown::cancel_pending.
   template <class F, class... Args>
-    requires(std::invocable<std::decay_t<F>, std::decay_t<Args>...>)
-  Future<std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>> submit(F&& fn,
-                                                                              Args&&... args) {
-    return detail::submit_to(*this, "forage::SingleQueuePool::submit", std::forward<F>(fn),
-                             std::forward<Args>(args)...);
-  }
+    requires detail::SubmitInvocable<std::decay_t<F>, std::decay_t<Args>...>
+        Future<detail::TaskResult<std::decay_t<F>, std::decay_t<Args>...>> submit(F&& fn,
+                                                                                  Args&&... args) {
+      return detail::submit_to(*this, "forage::SingleQueuePool::submit", std::forward<F>(fn),
+                               std::forward<Args>(args)...);
+    }
 
   // As Pool::spawn_all: one task per item, queued as one batch (one admission, one bulk
   // enqueue into the shared queue, one wake-up decision), all or nothing.
@@ -108,6 +110,8 @@ class SingleQueuePool {
 
   std::shared_ptr<detail::SingleQueueCore> core_;
   detail::SchedulerId scheduler_id_;  // for futures: names core_ without owning it
+  // The core's stop node (detail::SchedulerAccess::stop_root); lives as long as core_.
+  const detail::StopNode* stop_root_;
 };
 
 }  // namespace forage

@@ -255,7 +255,8 @@ std::shared_ptr<SingleQueueCore> make_single_queue_core(std::size_t workers, Que
 
 SingleQueuePool::SingleQueuePool(std::size_t workers, QueueKind kind, PoolOptions options)
     : core_(detail::make_single_queue_core(workers, kind, std::move(options))),
-      scheduler_id_(core_->id()) {
+      scheduler_id_(core_->id()),
+      stop_root_(&core_->stop_root()) {
   core_->start();
 }
 

@@ -127,7 +127,13 @@ void PoolLifecycle::shutdown(Shutdown mode) {
   if (joined_) return;
   // relaxed: ordered before the close below, which workers acquire; cancelling() reads it as
   // a hint (see there).
-  if (mode == Shutdown::cancel_pending) cancelling_.store(true, std::memory_order_relaxed);
+  if (mode != Shutdown::drain) cancelling_.store(true, std::memory_order_relaxed);
+  // Shutdown::stop: every running task, group and algorithm hangs under this node; they see it
+  // at their next check, and the stop tokens handed out fire (std::stop_source). After the
+  // cancelling hint: a task that returns because it saw the request (an acquire of the node's
+  // flag, whose seq_cst exchange is a release after the relaxed store above) leaves a worker
+  // that then sees the hint and cancels the queued tasks instead of running them.
+  if (mode == Shutdown::stop) scheduler_.stop_root().request();
   close_and_wake_all();  // sleepers re-check: cancel what is queued, or exit when finished
   for (WorkerThread& thread : threads_) thread.join();
   joined_ = true;

@@ -6,7 +6,8 @@
 //   admit          count a task from outside (IdleTracker), or cancel it and throw PoolClosed
 //                  (ForkedPool in a fork() child)
 //   wait_idle      block until quiescent; WouldDeadlock on the pool's own worker
-//   shutdown       [cancel_pending: raise the cancelling hint] -> close -> wake every worker
+//   shutdown       [cancel_pending, stop: raise the cancelling hint; stop: request the
+//                  scheduler's stop root] -> close -> wake every worker
 //                  -> join them; WouldDeadlock on the pool's own worker
 //   abandon        the same without the join, for a pool destroyed on its own worker
 //   destroy_handle what ~Pool and ~SingleQueuePool do

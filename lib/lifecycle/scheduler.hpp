@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "forage/detail/scheduler_id.hpp"
+#include "forage/detail/stop_node.hpp"
 #include "forage/detail/task.hpp"
 
 namespace forage::detail {
@@ -54,6 +55,10 @@ class Scheduler {
   // Delivers an error to PoolOptions::on_error (stderr when unset).
   virtual void report_error(std::exception_ptr error) noexcept = 0;
 
+  // The root of the stop nodes of this scheduler's tasks, groups and algorithms
+  // (detail/stop_node.hpp); Shutdown::stop requests it.
+  StopNode& stop_root() noexcept { return stop_root_; }
+
  protected:
   Scheduler();           // takes a fresh id
   virtual ~Scheduler();  // forgets the id
@@ -61,6 +66,7 @@ class Scheduler {
  private:
   const SchedulerId id_;
   const std::uint64_t generation_;  // fork_generation when created
+  StopNode stop_root_;
 };
 
 // Makes `self` findable by its id. Called once the owning shared_ptr exists.

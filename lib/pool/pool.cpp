@@ -189,7 +189,8 @@ void PoolCore::forget_owner() noexcept {
 
 Pool::Pool(PoolOptions options)
     : core_(std::make_shared<detail::PoolCore>(std::move(options), this)),
-      scheduler_id_(core_->id()) {
+      scheduler_id_(core_->id()),
+      stop_root_(&core_->stop_root()) {
   core_->start();
 }
 

@@ -167,7 +167,8 @@ auto submit_all_to(Executor& executor, const char* where, R&& inputs, F&& fn) {
   for (auto&& item : inputs) {
     batch.make_room();
     if (futures.size() == futures.capacity()) futures.reserve(futures.size() * 2 + 16);
-    State* state = make_submit_state<State>(SchedulerAccess::id(executor), fn,
+    State* state = make_submit_state<State>(SchedulerAccess::id(executor),
+                                            SchedulerAccess::stop_root(executor), fn,
                                             std::forward<decltype(item)>(item));
     futures.push_back(FutureAccess::adopt<Result>(state));  // room made above: no throw
     batch.add(state);

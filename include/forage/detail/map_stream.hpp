@@ -17,6 +17,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <deque>
 #include <exception>
@@ -25,11 +26,13 @@
 #include <memory>
 #include <optional>
 #include <ranges>
+#include <stop_token>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "forage/detail/range_job.hpp"
+#include "forage/detail/stop_node.hpp"
 #include "forage/detail/task.hpp"
 #include "forage/detail/wait_word.hpp"
 #include "forage/executor.hpp"
@@ -127,7 +130,10 @@ class MapStream {
 
   MapStream(E& executor, R&& inputs, F fn, const MapOptions& options, const char* where)
       : state_(std::make_unique<State>(executor, std::forward<R>(inputs), std::move(fn), options,
-                                       where)) {}
+                                       where,
+                                       // Under the pool only: a stream may be moved out of
+                                       // the task that made it and outlive its node.
+                                       StopPlace{SchedulerAccess::stop_root(executor), nullptr})) {}
 
   MapStream(MapStream&&) noexcept = default;
   MapStream& operator=(MapStream&&) = delete;
@@ -160,6 +166,11 @@ class MapStream {
     }
 
     void run() noexcept {
+      const StopScope scope(&state->node_);  // for this_task::stop_requested()
+      if (state->deadline_passed()) {
+        cut_short = true;
+        return;
+      }
       for (std::size_t k = 0; k < items.size(); ++k) {
         if (state->stopped()) {
           cut_short = true;
@@ -191,8 +202,17 @@ class MapStream {
   };
 
   struct State {
-    State(E& executor, R&& inputs, F fn, const MapOptions& options, const char* where)
-        : executor_(executor), inputs_(std::forward<R>(inputs)), fn_(std::move(fn)), where_(where) {
+    State(E& executor, R&& inputs, F fn, const MapOptions& options, const char* where,
+          StopPlace place)
+        : executor_(executor),
+          inputs_(std::forward<R>(inputs)),
+          fn_(std::move(fn)),
+          where_(where),
+          node_(place.parent),
+          extra_root_(place.extra_root),
+          deadline_(options.deadline),
+          has_deadline_(options.deadline != std::chrono::steady_clock::time_point::max()),
+          on_stop_(options.stop, RequestStop{&node_}) {
       std::optional<std::size_t> known_size;
       if constexpr (std::ranges::sized_range<View>) {
         known_size = static_cast<std::size_t>(std::ranges::size(inputs_.get()));
@@ -210,11 +230,21 @@ class MapStream {
     State(const State&) = delete;
     State& operator=(const State&) = delete;
 
+    // The one stop mechanism (range_job.hpp): a failure, the consumer leaving, a request
+    // (MapOptions::stop, the deadline, a stop of the enclosing task or the pool) all set the
+    // node. At the end of the stream, a stop that no failure explains is a request: Cancelled.
     bool stopped() const noexcept {
-      // relaxed: a hint; results and errors are published by publish()/in_flight_.
-      return stop_.load(std::memory_order_relaxed);
+      // relaxed (both): a hint; results and errors are published by publish()/in_flight_.
+      return node_.requested(std::memory_order_relaxed) ||
+             (extra_root_ != nullptr && extra_root_->own_requested(std::memory_order_relaxed));
     }
-    void stop() noexcept { stop_.store(true, std::memory_order_relaxed); }  // relaxed: as above
+    void stop() noexcept { node_.request(); }
+    // Only when a deadline was given is the clock read; passing it is a stop request.
+    bool deadline_passed() noexcept {
+      if (!has_deadline_ || std::chrono::steady_clock::now() < deadline_) return false;
+      node_.request();
+      return true;
+    }
 
     // Fills the window: one slot per chunk the input has, up to max_slots_. After this the
     // slot count is fixed (the ring of the ordered drain is slots_.size() long).
@@ -325,6 +355,8 @@ class MapStream {
         if (slot == nullptr) {
           finished_ = true;
           current_.reset();
+          // No slot failed (that slot would have thrown when drained), yet the work stopped.
+          if (stopped()) rt::throw_stopped(where_, ran_, std::nullopt);
           // Every slot was drained: each item read before the input threw was yielded.
           if (input_error_) std::rethrow_exception(std::exchange(input_error_, nullptr));
           return;
@@ -340,6 +372,7 @@ class MapStream {
           return;
         }
         // Every result of this slot was consumed.
+        ran_ += slot->results.size();
         --active_;
         slot->active = false;
         drained_ = nullptr;
@@ -348,7 +381,7 @@ class MapStream {
         // Another slot's item failed and cut this one short: what follows has gaps, so yield
         // nothing more and drain on to the slot that holds the failure.
         if (slot->cut_short) failing_ = true;
-        if (!failing_ && !stopped()) refill(*slot);
+        if (!failing_ && !stopped() && !deadline_passed()) refill(*slot);
         if constexpr (Ordered) head_ = (head_ + 1) % slots_.size();
       }
     }
@@ -394,8 +427,12 @@ class MapStream {
     // Created by start() as the input fills them; a deque: slots are tasks, their addresses
     // must not change.
     std::deque<Slot> slots_;
-    std::atomic<bool> stop_{false};
-    CountLatch in_flight_{0};  // slot tasks posted and not finished
+    StopNode node_;  // before the callback that requests it
+    const StopNode* extra_root_;
+    std::chrono::steady_clock::time_point deadline_;
+    bool has_deadline_;
+    std::stop_callback<RequestStop> on_stop_;  // MapOptions::stop
+    CountLatch in_flight_{0};                  // slot tasks posted and not finished
 
     // Consumer only.
     std::ranges::iterator_t<View> next_input_{};
@@ -404,6 +441,7 @@ class MapStream {
     std::exception_ptr input_error_;  // what the input threw; rethrown after the last result
     std::size_t active_ = 0;          // slots holding a chunk not yet fully consumed
     std::size_t head_ = 0;            // ordered: the slot whose chunk comes next
+    std::size_t ran_ = 0;             // items whose function ran, of the drained slots
     Slot* drained_ = nullptr;         // the slot results are being taken from
     Slot* finished_list_ = nullptr;   // unordered: finished slots taken from done_
     std::optional<Value> current_;

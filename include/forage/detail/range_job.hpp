@@ -23,13 +23,16 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <exception>
 #include <functional>
 #include <memory>
 #include <optional>
+#include <stop_token>
 #include <utility>
 
+#include "forage/detail/stop_node.hpp"
 #include "forage/detail/task.hpp"
 #include "forage/detail/wait_word.hpp"
 #include "forage/executor.hpp"
@@ -47,6 +50,10 @@ namespace rt {
 bool thieves_waiting_on_current_worker() noexcept;
 [[noreturn]] void throw_item_error(const char* where, std::size_t index, std::exception_ptr error);
 [[noreturn]] void throw_chunk_cancelled(const char* where);
+// Cancelled for an algorithm a stop request ended, after `ran` of `total` items (nullopt: a
+// stream, whose length is not known).
+[[noreturn]] void throw_stopped(const char* where, std::size_t ran,
+                                std::optional<std::size_t> total);
 [[noreturn]] void throw_too_many_chunks(const char* where, std::size_t chunks);
 // Throws InvalidArgument for options no algorithm can use (max_in_flight = 0).
 void validate_map_options(const MapOptions& options, const char* where);
@@ -119,23 +126,57 @@ class ProgressReporter {
   std::size_t reported_ = 0;  // guarded by reporting_
 };
 
-// What the chunks of one run share: the body, the first failure, the stop flag, progress.
+// Where a job's stop node hangs: under the task that runs the call (so a stopped task, group
+// or pool stops the algorithms it runs), else under the pool's root. `extra_root` is the
+// pool's root when the chain does not end there (a call from a task), so Shutdown::stop of the
+// pool that runs the items is always seen.
+struct StopPlace {
+  const StopNode* parent;
+  const StopNode* extra_root;
+
+  static StopPlace on(const StopNode* pool_root) noexcept {
+    const StopNode* current = tls_current_stop;
+    return current != nullptr ? StopPlace{current, pool_root} : StopPlace{pool_root, nullptr};
+  }
+};
+
+// What the chunks of one run share: the body, the first failure, the stop node, progress.
+//
+// One stop mechanism: an item's failure, a request through MapOptions::stop or the caller's
+// token (map_async's future), the deadline, and a stop of an enclosing task, group or pool all
+// end in the job's StopNode, which chunks check between blocks. The outcome is settled once
+// every chunk finished: the failure if there is one, else Cancelled if a stop was requested
+// (items_run: the items not skipped), else the result.
 template <class Body>
 class RangeJob {
  public:
   using Partial = typename Body::Partial;
+  using Clock = std::chrono::steady_clock;
 
-  RangeJob(Body& body, std::size_t total, const MapOptions& options, const char* where)
-      : body_(body), progress_(options.on_progress, total), where_(where) {
+  RangeJob(Body& body, std::size_t total, const MapOptions& options, const char* where,
+           StopPlace place, const std::stop_token& extra)
+      : body_(body),
+        progress_(options.on_progress, total),
+        where_(where),
+        total_(total),
+        node_(place.parent),
+        extra_root_(place.extra_root),
+        deadline_(options.deadline),
+        has_deadline_(options.deadline != Clock::time_point::max()),
+        on_stop_(options.stop, RequestStop{&node_}),
+        on_extra_stop_(extra, RequestStop{&node_}) {
     static_assert(
         !kOwnsPartials || noexcept(body.combine(std::declval<Partial>(), std::declval<Partial>())),
         "a Body with discard() needs a noexcept combine()");
+    if (has_deadline_ && Clock::now() >= deadline_) node_.request();
   }
 
   bool stopped() const noexcept {
-    // relaxed: a hint that lets remaining chunks skip; the failure itself is published by
-    // the completion of the chunk that failed (a join or a latch).
-    return stop_.load(std::memory_order_relaxed);
+    // relaxed (both): a hint that lets remaining chunks skip; a failure is published by the
+    // completion of the chunk that failed (a join or a latch), and a request's outcome is
+    // decided by finish() after every chunk finished.
+    return node_.requested(std::memory_order_relaxed) ||
+           (extra_root_ != nullptr && extra_root_->own_requested(std::memory_order_relaxed));
   }
 
   // Runs the items [begin, end) into a fresh accumulator. Returns nullopt if the job stopped
@@ -154,12 +195,19 @@ class RangeJob {
     }
     // A local copy: the compiler may keep its pointers in registers while items are stored.
     Body body = body_;
+    // this_task::stop_requested() in the element function reads the job's node.
+    const StopScope scope(&node_);
     std::size_t index = begin;
     std::size_t unreported = 0;
     while (index < end) {
       const std::size_t block_end = std::min(end, index + kItemsPerBlock);
-      if (stopped() || !run_block(body, *acc, index, block_end, *this)) {
+      if (stopped() || deadline_passed()) {
+        skip(end - index);
         discard(acc);  // what this chunk built so far
+        return std::nullopt;
+      }
+      if (!run_block(body, *acc, index, block_end, *this)) {
+        discard(acc);
         return std::nullopt;
       }
       unreported += block_end - index;
@@ -201,16 +249,26 @@ class RangeJob {
       error_ = std::move(error);
       error_index_ = index;
     }
-    stop_.store(true, std::memory_order_relaxed);  // relaxed: a hint (see stopped())
+    node_.request();  // the same stop as a request's; finish() tells them apart by failed_
   }
 
-  // The calling thread, once every chunk has finished: rethrows the failure, or reports the
-  // final progress.
+  // Items [begin, end) that will not run because the job stopped.
+  void skip(std::size_t items) noexcept {
+    // relaxed: a count read by finish() after every chunk's completion was acquired.
+    skipped_.fetch_add(items, std::memory_order_relaxed);
+  }
+
+  // The calling thread, once every chunk has finished: rethrows the failure, or throws
+  // Cancelled if a stop was requested, or reports the final progress.
   void finish() {
     // relaxed: every chunk's completion was acquired before this call.
     if (failed_.load(std::memory_order_relaxed)) {
       if (error_index_) rt::throw_item_error(where_, *error_index_, error_);
       std::rethrow_exception(error_);
+    }
+    if (stopped()) {
+      // relaxed: as failed_ above.
+      rt::throw_stopped(where_, total_ - skipped_.load(std::memory_order_relaxed), total_);
     }
     progress_.finish();
   }
@@ -246,6 +304,13 @@ class RangeJob {
     return true;
   }
 
+  // Only when a deadline was given is the clock read; passing it is a stop request.
+  bool deadline_passed() noexcept {
+    if (!has_deadline_ || Clock::now() < deadline_) return false;
+    node_.request();
+    return true;
+  }
+
   void report(std::size_t items) noexcept {
     if (items == 0 || !progress_.enabled()) return;
     try {
@@ -258,7 +323,14 @@ class RangeJob {
   Body& body_;
   ProgressReporter progress_;
   const char* where_;
-  std::atomic<bool> stop_{false};
+  std::size_t total_;
+  StopNode node_;  // before the callbacks that request it
+  const StopNode* extra_root_;
+  Clock::time_point deadline_;
+  bool has_deadline_;
+  std::stop_callback<RequestStop> on_stop_;        // MapOptions::stop
+  std::stop_callback<RequestStop> on_extra_stop_;  // the caller's (map_async's task token)
+  std::atomic<std::size_t> skipped_{0};
   std::atomic<bool> failed_{false};
   std::exception_ptr error_;                // written by the failure that set failed_
   std::optional<std::size_t> error_index_;  // likewise
@@ -298,7 +370,10 @@ template <class Body>
 std::optional<typename Body::Partial> split_range(RangeJob<Body>& job, std::size_t begin,
                                                   std::size_t end, Splitter splitter, bool stolen) {
   using Partial = typename Body::Partial;
-  if (job.stopped()) return std::nullopt;
+  if (job.stopped()) {
+    job.skip(end - begin);
+    return std::nullopt;
+  }
   const auto halves = [&job](std::size_t from, std::size_t mid, std::size_t to,
                              const Splitter& both) {
     auto [left, right] = join_on_worker(
@@ -330,6 +405,10 @@ struct ChunkTask final : Task {
       *chunk->partial = chunk->job->run_chunk(
           chunk->begin, chunk->end, false,
           [](std::size_t, std::size_t) { return std::optional<typename Body::Partial>(); });
+    } else if (chunk->job->stopped()) {
+      // Shutdown::stop (or any request) already ends the job: a skipped chunk, not a failure,
+      // so the caller gets the request's Cancelled with the count of items that ran.
+      chunk->job->skip(chunk->end - chunk->begin);
     } else {
       try {
         rt::throw_chunk_cancelled(chunk->job->where());
@@ -386,15 +465,18 @@ std::optional<typename Body::Partial> run_in_chunks(E& executor, RangeJob<Body>&
 // Runs `body` over [0, total) on `executor` and returns the folded partial result (nullopt for
 // an empty range). Throws ItemError for the first item that threw, or what a combine or the
 // progress callback threw; PoolClosed when the pool refuses the work; Cancelled when
-// Shutdown::cancel_pending dropped part of it.
+// Shutdown::cancel_pending dropped part of it, or a stop was requested (MapOptions::stop or
+// deadline, `extra`, or a stop of the task, group or pool the call runs in).
 template <Executor E, class Body>
 std::optional<typename Body::Partial> run_range(E& executor, std::size_t total, Body& body,
-                                                const MapOptions& options, const char* where) {
+                                                const MapOptions& options, const char* where,
+                                                const std::stop_token& extra = {}) {
   if (total == 0) {
     ProgressReporter(options.on_progress, 0).finish();
     return std::nullopt;
   }
-  RangeJob<Body> job(body, total, options, where);
+  RangeJob<Body> job(body, total, options, where,
+                     StopPlace::on(SchedulerAccess::stop_root(executor)), extra);
   std::optional<typename Body::Partial> result;
   const std::size_t workers = executor.worker_count();
   if constexpr (E::work_stealing) {

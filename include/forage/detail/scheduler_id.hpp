@@ -13,11 +13,18 @@ using SchedulerId = std::uint64_t;
 inline constexpr SchedulerId kNoScheduler = 0;
 
 // What the futures layer, join and the algorithms reach inside a Pool or SingleQueuePool (they
-// befriend this): the pool's id, and post(), which schedules a task node the caller built.
-// post takes ownership: the node's invoke is called exactly once, with TaskAction::run, or
+// befriend this): the pool's id, its stop node, and post(), which schedules a task node the caller
+// built. post takes ownership: the node's invoke is called exactly once, with TaskAction::run, or
 // with TaskAction::cancel when Shutdown::cancel_pending drops it or the closed pool refuses it
 // (then PoolClosed is thrown after the cancel call).
+class StopNode;
+
 struct SchedulerAccess {
+  // The pool's stop node, the root of every node of its tasks (Shutdown::stop requests it).
+  template <class Executor>
+  static const StopNode* stop_root(const Executor& executor) noexcept {
+    return executor.stop_root_;
+  }
   template <class Executor>
   static SchedulerId id(const Executor& executor) noexcept {
     return executor.scheduler_id_;

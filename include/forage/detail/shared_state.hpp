@@ -118,6 +118,13 @@ class StateBase : public BlockAllocated {
     return true;
   }
 
+  // Future::request_stop: cancels the task if it has not started; otherwise asks it to stop
+  // (a running task reads the request through its token or this_task; a finished one ignores
+  // it).
+  void request_stop() noexcept {
+    if (!try_cancel()) stop_running();
+  }
+
   // Pushes `node`; false when the state has already completed (the caller fires it then).
   bool add_continuation(Continuation* node) noexcept {
     // acquire: a done status makes the result visible to the caller, who fires the node.
@@ -177,6 +184,9 @@ class StateBase : public BlockAllocated {
 
   // Frees the work (a task's callable) of a state cancelled before it ran.
   virtual void drop_work() noexcept {}
+  // Asks the running work to stop (a submitted task's stop node); nothing for a state with no
+  // work of its own (a Promise's, a continuation's).
+  virtual void stop_running() noexcept {}
 
  private:
   static bool is_done_word(std::uint32_t word, std::uint32_t /*unused*/) noexcept {

@@ -7,14 +7,17 @@
 // allocation and no second pointer.
 #pragma once
 
+#include <concepts>
 #include <cstdint>
 #include <exception>
 #include <functional>
 #include <new>
+#include <stop_token>
 #include <type_traits>
 #include <utility>
 
 #include "forage/detail/block_alloc.hpp"
+#include "forage/detail/stop_node.hpp"
 
 namespace forage::detail {
 
@@ -65,6 +68,32 @@ struct HeapTask final : Task, BlockAllocated {
   F fn_;
 };
 
+// A spawned callable that takes a std::stop_token (as std::jthread's do): it gets its own
+// stop node under the pool's, so Shutdown::stop fires its token. Only such callables pay for a
+// node and a std::stop_source.
+template <class F>
+struct StoppableHeapTask final : Task, BlockAllocated {
+  template <class G>
+  StoppableHeapTask(const StopNode* parent, G&& fn)
+      : Task{&StoppableHeapTask::invoke_impl}, stop_(parent), fn_(std::forward<G>(fn)) {}
+
+  static void invoke_impl(Task* self, TaskAction action) noexcept {
+    auto* task = static_cast<StoppableHeapTask*>(self);
+    if (action == TaskAction::run) {
+      const StopScope scope(&task->stop_);
+      try {
+        std::invoke(task->fn_, task->stop_.token());
+      } catch (...) {
+        rt::report_task_error(std::current_exception());
+      }
+    }
+    delete task;
+  }
+
+  StopNode stop_;
+  F fn_;
+};
+
 // Is this callable object empty (a null function pointer, an empty std::function)?
 template <class F>
 bool is_empty_callable(const F& fn) noexcept {
@@ -93,6 +122,18 @@ template <class F>
 Task* make_heap_task(const char* where, F&& fn) {
   require_callable(fn, where);
   return new HeapTask<std::decay_t<F>>(std::forward<F>(fn));
+}
+
+// Pool::spawn: as above, or, for a callable that takes a std::stop_token, a task whose token
+// fires when `pool_root` (the pool's stop node) is requested.
+template <class F>
+Task* make_spawned_task(const char* where, const StopNode* pool_root, F&& fn) {
+  if constexpr (std::invocable<std::decay_t<F>&, std::stop_token>) {
+    require_callable(fn, where);
+    return new StoppableHeapTask<std::decay_t<F>>(pool_root, std::forward<F>(fn));
+  } else {
+    return make_heap_task(where, std::forward<F>(fn));
+  }
 }
 
 }  // namespace forage::detail
