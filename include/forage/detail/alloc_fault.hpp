@@ -5,9 +5,10 @@
 //
 // The allocations it reaches: every block of the block allocator (rt::allocate_block: task
 // blocks, shared states, on_done nodes, TaskGroup tasks), a work deque's rings, an imap
-// window's slots and MapResults' storage (ResultAllocator::allocate). Each site calls
-// allocation_fault_point() before it allocates; disarmed, that is one relaxed load and a
-// branch not taken.
+// window's slots, MapResults' storage (ResultAllocator::allocate), moodycamel's blocks and
+// producers (lib/alloc/queue_traits.hpp), and the SingleQueuePool's locked queue and join
+// proxies. Each site calls allocation_fault_point() before it allocates; disarmed, that is one
+// relaxed load and a branch not taken.
 //
 // Not for users: nothing outside tests arms it. Arming while other threads allocate is allowed
 // and racy by design: which allocation gets which index is the interleaving under test.
