@@ -53,10 +53,14 @@ class Ledger {
   std::vector<std::atomic<int>> runs_;
 };
 
-// The N values a sweep tries over a clean count: every one up to kFullSweep, else the first and
-// last few and an even stride between (the sanitizer presets try fewer).
-std::vector<std::uint64_t> sweep_points(std::uint64_t clean) {
-  const std::uint64_t full = 4096 / test::kScale + 16;
+// How many N values a sweep tries at most: a call's sweep, and the constructors' (each point
+// starts and stops a pool). The sanitizer presets try a tenth (tsan: about 2 minutes in all).
+constexpr std::uint64_t kCallSweepPoints = 1024 / test::kScale + 16;
+constexpr std::uint64_t kConstructorSweepPoints = 128 / test::kScale + 16;
+
+// The N values a sweep tries over a clean count: every one up to `full`, else the first and
+// last few and an even stride between.
+std::vector<std::uint64_t> sweep_points(std::uint64_t clean, std::uint64_t full) {
   const std::uint64_t last = clean + 2;  // past the end: no failure, the call must succeed
   std::vector<std::uint64_t> points;
   if (last <= full) {
@@ -111,7 +115,7 @@ void sweep(const char* name, std::size_t items, Scenario scenario) {
   // Pool's joins allocate nothing (their tasks live on the joiner's stack): nothing to fail.
   // The sweep still runs once past the end, where the call must succeed.
 
-  for (const std::uint64_t n : sweep_points(tally.clean)) {
+  for (const std::uint64_t n : sweep_points(tally.clean, kCallSweepPoints)) {
     for (const bool keep_failing : {false, true}) {
       SCOPED_TRACE(testing::Message() << name << ": allocation " << n << " of " << tally.clean
                                       << (keep_failing ? " and every later one" : "") << " fails");
@@ -433,7 +437,7 @@ TYPED_TEST(FaultInjectionTest, ConstructorGivesAWorkingPoolOrThrows) {
     tally.clean = counting.report().allocations;
   }
   ASSERT_GT(tally.clean, 0u);
-  for (const std::uint64_t n : sweep_points(tally.clean)) {
+  for (const std::uint64_t n : sweep_points(tally.clean, kConstructorSweepPoints)) {
     for (const bool keep_failing : {false, true}) {
       SCOPED_TRACE(testing::Message() << "allocation " << n << " of " << tally.clean
                                       << (keep_failing ? " and every later one" : "") << " fails");
