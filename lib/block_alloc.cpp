@@ -4,10 +4,14 @@
 
 #include "alloc/size_classes.hpp"
 #include "alloc/thread_cache.hpp"
+#include "forage/detail/alloc_fault.hpp"
 
 namespace forage::detail::rt {
 
 void* allocate_block(std::size_t size, std::size_t alignment) {
+  // Disarmed: one relaxed load of a flag no one writes and a branch not taken, in front of the
+  // thread cache's pop (lib/alloc/README.md, Failure on purpose).
+  allocation_fault_point();
   if (alignment > alignof(std::max_align_t)) [[unlikely]] {
     return ::operator new (size, std::align_val_t{alignment});
   }

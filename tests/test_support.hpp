@@ -1,6 +1,8 @@
 // Shared helpers for the test suites.
 #pragma once
 
+#include <dirent.h>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -8,9 +10,13 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <mutex>
 #include <random>
+#include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "atomics/atomics.hpp"
 
@@ -68,12 +74,55 @@ void wait_until(EventCountType& event_count, Found found) {
   }
 }
 
+// One line per thread of this process on stderr: its name (a pool's workers are
+// "forage-<name>-<i>"), its scheduler state (R running, S sleeping...) and the kernel function
+// it waits in (futex_wait_queue: parked or blocked on a lock or future). From /proc, with no
+// allocation: what a hung test's threads were doing.
+inline void print_threads_of_this_process() {
+  DIR* tasks = opendir("/proc/self/task");
+  if (tasks == nullptr) return;
+  std::fprintf(stderr, "threads:\n");
+  while (const dirent* task = readdir(tasks)) {
+    if (task->d_name[0] == '.') continue;
+    char path[320];  // room for any d_name
+    char name[64] = "?";
+    char state[8] = "?";
+    char wchan[96] = "?";
+    auto read_line = [&path, task](const char* file, char* into, int size) {
+      std::snprintf(path, sizeof path, "/proc/self/task/%s/%s", task->d_name, file);
+      if (std::FILE* in = std::fopen(path, "r")) {
+        if (std::fgets(into, size, in) == nullptr) into[0] = '\0';
+        std::fclose(in);
+        for (char* c = into; *c != '\0'; ++c) {
+          if (*c == '\n') *c = '\0';
+        }
+      }
+    };
+    read_line("comm", name, sizeof name);
+    char stat[256] = "";
+    read_line("stat", stat, sizeof stat);
+    // The state is the field after the ")" that closes the name.
+    for (const char* c = stat; *c != '\0'; ++c) {
+      if (c[0] == ')' && c[1] == ' ' && c[2] != '\0') {
+        state[0] = c[2];
+        state[1] = '\0';
+      }
+    }
+    read_line("wchan", wchan, sizeof wchan);
+    std::fprintf(stderr, "  thread %s %s: state %s, waiting in %s\n", task->d_name, name, state,
+                 wchan[0] == '\0' || std::string(wchan) == "0" ? "-" : wchan);
+  }
+  closedir(tasks);
+}
+
 // Fails the test (aborts the process with a message) if `disarm` is not called within
 // `limit`: a hang becomes a failure instead of a stuck CI job. It watches for liveness only;
 // no test asserts on elapsed time. A test made of rounds calls progress() after each one: the
 // limit then applies to each stretch without progress instead of to the whole test, so a
 // machine so overloaded that the test crawls (a round can take many milliseconds when its
-// threads wait for a core) is not reported as a deadlock, while a hang still is.
+// threads wait for a core) is not reported as a deadlock, while a hang still is. Before
+// aborting it runs the dumps registered with on_expiry (test::pool_state_dump: a pool's
+// per-worker counters) and prints every thread's state (print_threads_of_this_process).
 class Watchdog {
  public:
   Watchdog(const char* what, std::chrono::seconds limit) : what_(what) {
@@ -100,6 +149,8 @@ class Watchdog {
                        what_, static_cast<long long>(limit.count()),
                        static_cast<unsigned long long>(now));
         }
+        for (const std::function<void()>& dump : dumps_) dump();
+        print_threads_of_this_process();
         std::abort();
       }
     });
@@ -112,6 +163,14 @@ class Watchdog {
   ~Watchdog() { disarm(); }
   Watchdog(const Watchdog&) = delete;
   Watchdog& operator=(const Watchdog&) = delete;
+
+  // Runs `dump` on the watchdog's thread if the limit passes, before the abort: what the test
+  // wants printed about its state (e.g. test::pool_state_dump(pool)). It must not wait for
+  // the test's threads, which may be the ones hung.
+  void on_expiry(std::function<void()> dump) {
+    std::lock_guard lock(mutex_);
+    dumps_.push_back(std::move(dump));
+  }
 
   void disarm() {
     {
@@ -128,6 +187,7 @@ class Watchdog {
   std::condition_variable cv_;
   bool disarmed_ = false;
   std::atomic<std::uint64_t> progress_{0};
+  std::vector<std::function<void()>> dumps_;  // guarded by mutex_
   std::thread thread_;
 };
 
@@ -165,6 +225,29 @@ struct SingleQueueLockFree {
 
 // The three, as the type list of a typed test suite: TYPED_TEST_SUITE(SomeTest, test::Systems).
 using Systems = ::testing::Types<WorkStealing, SingleQueueLocked, SingleQueueLockFree>;
+
+// For Watchdog::on_expiry: prints the pool's per-worker counters (stats() reads atomics and
+// takes no lock a hung worker could hold).
+template <class PoolType>
+std::function<void()> pool_state_dump(PoolType& pool) {
+  return [&pool] {
+    const PoolStats stats = pool.stats();
+    std::fprintf(stderr, "pool state (%zu workers):\n", stats.workers.size());
+    for (std::size_t i = 0; i < stats.workers.size(); ++i) {
+      const WorkerStats& worker = stats.workers[i];
+      std::fprintf(stderr,
+                   "  worker %zu: executed %llu, cancelled %llu, stolen %llu, steal attempts %llu, "
+                   "parks %llu, pinned cpu %s%s%s\n",
+                   i, static_cast<unsigned long long>(worker.executed),
+                   static_cast<unsigned long long>(worker.cancelled),
+                   static_cast<unsigned long long>(worker.stolen),
+                   static_cast<unsigned long long>(worker.steal_attempts),
+                   static_cast<unsigned long long>(worker.parks),
+                   worker.pinned_cpu ? std::to_string(*worker.pinned_cpu).c_str() : "-",
+                   worker.pin_error.empty() ? "" : ", pin error: ", worker.pin_error.c_str());
+    }
+  };
+}
 
 // How many tasks `call` made the pool run: the executed count around it, with the pool
 // quiescent at both ends (a worker counts a task after the task returned, which may be after

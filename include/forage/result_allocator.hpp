@@ -29,6 +29,7 @@
 #include <utility>
 #include <vector>
 
+#include "forage/detail/alloc_fault.hpp"
 #include "forage/detail/assert.hpp"
 
 namespace forage {
@@ -147,6 +148,7 @@ class ResultAllocator {
       FORAGE_ASSERT(adopted.bytes == n * sizeof(T), "an adoption takes the storage it was given");
       return static_cast<T*>(std::exchange(adopted.storage, nullptr));
     }
+    detail::allocation_fault_point();  // a test's injected failure (detail/alloc_fault.hpp)
     if (is_large(n)) return static_cast<T*>(detail::rt::allocate_large_result(n * sizeof(T)));
     return std::allocator<T>().allocate(n);
   }

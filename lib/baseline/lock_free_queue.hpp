@@ -6,10 +6,12 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <new>
 #include <vector>
 
 #include <concurrentqueue/concurrentqueue.h>
 
+#include "alloc/queue_traits.hpp"
 #include "forage/detail/task.hpp"
 #include "forage/single_queue_pool.hpp"
 #include "lifecycle/pool_lifecycle.hpp"
@@ -21,14 +23,19 @@
 namespace forage::detail {
 
 class LockFreeQueue {
-  using Queue = moodycamel::ConcurrentQueue<Task*>;
+  using Queue = moodycamel::ConcurrentQueue<Task*, alloc::QueueTraits>;
 
  public:
   static constexpr QueueKind kKind = QueueKind::lock_free;
 
   // One worker's tokens: moodycamel is fastest when each thread names its own sub-queue.
+  // A producer token whose sub-queue could not be allocated is invalid, and moodycamel's
+  // enqueue through it dereferences null: refuse it here, so the pool's constructor throws
+  // std::bad_alloc instead of a worker crashing at its first spawn.
   struct WorkerTokens {
-    explicit WorkerTokens(LockFreeQueue& queue) : consumer(queue.queue_), producer(queue.queue_) {}
+    explicit WorkerTokens(LockFreeQueue& queue) : consumer(queue.queue_), producer(queue.queue_) {
+      if (!producer.valid()) throw std::bad_alloc();
+    }
     moodycamel::ConsumerToken consumer;
     moodycamel::ProducerToken producer;  // spawns from this worker
   };

@@ -19,6 +19,7 @@
 #include <new>
 #include <vector>
 
+#include "forage/detail/alloc_fault.hpp"
 #include "forage/detail/task.hpp"
 #include "forage/single_queue_pool.hpp"
 #include "lifecycle/pool_lifecycle.hpp"
@@ -46,6 +47,7 @@ class LockedQueue {
     bool wake = false;
     try {
       std::lock_guard lock(mutex_);
+      allocation_fault_point();  // a test's injected failure (detail/alloc_fault.hpp)
       queue_.push_back(task);
       wake = sleepers_ > 0;
     } catch (const std::bad_alloc&) {
@@ -63,6 +65,7 @@ class LockedQueue {
     std::size_t sleepers = 0;
     try {
       std::lock_guard lock(mutex_);
+      allocation_fault_point();  // a test's injected failure (detail/alloc_fault.hpp)
       // Strong guarantee: inserting at an end of a std::deque either adds every element or,
       // when an allocation throws, none (copying a pointer cannot throw).
       queue_.insert(queue_.end(), tasks, tasks + count);

@@ -17,6 +17,7 @@
 #include "baseline/lock_free_queue.hpp"
 #include "baseline/locked_queue.hpp"
 #include "baseline/queued_fork.hpp"
+#include "forage/detail/alloc_fault.hpp"
 #include "lifecycle/pool_lifecycle.hpp"
 #include "lifecycle/scheduler.hpp"
 #include "lifecycle/worker_context.hpp"
@@ -167,13 +168,30 @@ class SingleQueueCoreOn final : public SingleQueueCore,
   // queued_fork.hpp for why the joiner's own node never enters the queue.
   void fork(Task* task) noexcept override {
     Worker& me = own_worker_checked("fork()");
+    // Once a fork could not be recorded, the deeper ones are not recorded either (they are
+    // counted), so that take_back still pairs each join with its own fork, last in first out.
+    if (me.unrecorded_forks > 0) {
+      ++me.unrecorded_forks;
+      task->invoke(task, TaskAction::cancel);  // the joiner runs it inline
+      return;
+    }
+    try {
+      if (me.forks.size() == me.forks.capacity()) {
+        allocation_fault_point();  // a test's injected failure (detail/alloc_fault.hpp)
+      }
+      me.forks.reserve(me.forks.size() + 1);  // so the push_back below cannot throw
+    } catch (...) {  // out of memory: no room to record the fork; the joiner runs it inline
+      ++me.unrecorded_forks;
+      task->invoke(task, TaskAction::cancel);
+      return;
+    }
     QueuedFork* proxy = nullptr;
     try {
-      me.forks.reserve(me.forks.size() + 1);  // so the push_back below cannot throw
+      allocation_fault_point();  // a test's injected failure (detail/alloc_fault.hpp)
       proxy = new QueuedFork(task);
     } catch (...) {  // out of memory: the joiner runs the task inline
       task->invoke(task, TaskAction::cancel);
-      me.forks.push_back(nullptr);
+      me.forks.push_back(nullptr);  // reserved above: cannot throw
       return;
     }
     me.forks.push_back(proxy);
@@ -185,6 +203,10 @@ class SingleQueueCoreOn final : public SingleQueueCore,
 
   bool take_back(Task*) noexcept override {
     Worker& me = own_worker_checked("take_back()");
+    if (me.unrecorded_forks > 0) {  // the innermost fork was not recorded (see fork)
+      --me.unrecorded_forks;
+      return false;
+    }
     QueuedFork* proxy = me.forks.back();
     me.forks.pop_back();
     return proxy != nullptr && proxy->claim_for_joiner();
@@ -202,6 +224,9 @@ class SingleQueueCoreOn final : public SingleQueueCore,
     WorkerCounters counters;
     typename Queue::WorkerTokens tokens;
     QueuedForkStack forks;  // this worker's joins in progress
+    // Joins in progress deeper than `forks`, forked while it could not grow (their tasks were
+    // cancelled, so their joiners run them inline).
+    std::size_t unrecorded_forks = 0;
   };
 
   // The calling thread's worker, or null off this pool.

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "atomics/atomics.hpp"
+#include "forage/detail/alloc_fault.hpp"
 #include "forage/detail/assert.hpp"
 
 namespace forage::detail {
@@ -58,7 +59,7 @@ class WorkDeque {
   class Ring {
    public:
     explicit Ring(std::int64_t capacity)
-        : mask_(capacity - 1), slots_(new Atomic<T>[static_cast<std::size_t>(capacity)]) {}
+        : mask_(capacity - 1), slots_(allocate_slots(static_cast<std::size_t>(capacity))) {}
 
     std::int64_t capacity() const noexcept { return mask_ + 1; }
 
@@ -73,6 +74,11 @@ class WorkDeque {
     }
 
    private:
+    static Atomic<T>* allocate_slots(std::size_t capacity) {
+      allocation_fault_point();  // a test's injected failure (detail/alloc_fault.hpp)
+      return new Atomic<T>[capacity];
+    }
+
     std::int64_t mask_;
     std::unique_ptr<Atomic<T>[]> slots_;
   };

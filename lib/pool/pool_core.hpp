@@ -15,6 +15,7 @@
 
 #include <concurrentqueue/concurrentqueue.h>
 
+#include "alloc/queue_traits.hpp"
 #include "deque/work_deque.hpp"
 #include "forage/detail/task.hpp"
 #include "forage/options.hpp"
@@ -33,7 +34,7 @@ class Pool;
 
 namespace forage::detail {
 
-using InjectionQueue = moodycamel::ConcurrentQueue<Task*>;
+using InjectionQueue = moodycamel::ConcurrentQueue<Task*, alloc::QueueTraits>;
 
 // Most tasks a worker takes from the injection queue at once (it runs one, queues the rest).
 inline constexpr std::size_t kInjectionBatch = 32;

@@ -31,6 +31,7 @@
 #include <utility>
 #include <vector>
 
+#include "forage/detail/alloc_fault.hpp"
 #include "forage/detail/range_job.hpp"
 #include "forage/detail/stop_node.hpp"
 #include "forage/detail/task.hpp"
@@ -256,6 +257,7 @@ class MapStream {
         input_ended_ = true;
       }
       while (slots_.size() < max_slots_ && !input_at_end()) {
+        allocation_fault_point();  // a test's injected failure (detail/alloc_fault.hpp)
         Slot& slot = slots_.emplace_back();
         slot.state = this;
         if (!refill(slot)) {  // the input threw before the chunk's first item
