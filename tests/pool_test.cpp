@@ -257,8 +257,8 @@ std::uint64_t fib_by_join(int n) {
   return a + b;
 }
 
-// A 256-worker pool on a synthetic machine of 8 packages of 32 cores (one PU each), pinned per core (the
-// pins to PUs this machine lacks fail and are reported once): victims come in tiers by
+// A 256-worker pool on a synthetic machine of 8 packages of 32 cores (one PU each), pinned per core
+// (the pins to PUs this machine lacks fail and are reported once): victims come in tiers by
 // distance, and a search round tries a few of them, not all 255 (lib/sleep/README.md,
 // "Bounded searching"). Only the sweep of the last searcher out touches everyone.
 TEST(Pool, SearchRoundOnA256WorkerSyntheticMachineTouchesAFewVictims) {

@@ -438,8 +438,8 @@ void throughput(benchmark::State& state, std::size_t workers, std::uint64_t task
   // the benchmark's own timing), so both see the same machine state.
   constexpr bool kHasSingle = requires { runner.run_single(tasks); };
   Clock::duration single_elapsed{};
-  const std::optional<Clock::duration> timed = forage::bench::time_checked_runs(
-      state, "tasks", tasks, [&] {
+  const std::optional<Clock::duration> timed =
+      forage::bench::time_checked_runs(state, "tasks", tasks, [&] {
         const std::uint64_t done = runner.run(tasks);
         if constexpr (kHasSingle) {
           state.PauseTiming();

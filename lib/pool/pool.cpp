@@ -81,7 +81,8 @@ void PoolCore::post(Task* task) {
 }
 
 // A batch (spawn_all, submit_all): post() for `count` tasks with one count, one enqueue and
-// one wake-up decision (with count > 1 the woken worker passes the wake on as it finds work). All or nothing (detail::SchedulerAccess::post_batch).
+// one wake-up decision (with count > 1 the woken worker passes the wake on as it finds work). All
+// or nothing (detail::SchedulerAccess::post_batch).
 void PoolCore::post_batch(Task* const* tasks, std::size_t count) {
   if (count == 0) return;
   if (lifecycle_.on_own_worker()) {
