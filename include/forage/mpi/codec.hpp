@@ -55,13 +55,17 @@ class Reader {
  public:
   Reader(const std::byte* data, std::size_t size) noexcept : data_(data), size_(size) {}
   void read(void* out, std::size_t size) {
+    require(size);
+    if (size != 0) std::memcpy(out, data_ + offset_, size);
+    offset_ += size;
+  }
+  // Throws unless `size` more bytes are there (a length read before its data).
+  void require(std::size_t size) const {
     if (size > size_ - offset_) {
       throw MpiError(
           "forage::mpi::Reader: decode read past the end of the bytes encode wrote; make "
           "Codec<T>::decode read exactly what Codec<T>::encode writes");
     }
-    if (size != 0) std::memcpy(out, data_ + offset_, size);
-    offset_ += size;
   }
   std::size_t remaining() const noexcept { return size_ - offset_; }
 
@@ -151,7 +155,7 @@ struct Codec<std::string> {
   static std::string decode(Reader& in) {
     std::size_t size = 0;
     in.read(&size, sizeof size);
-    if (size > in.remaining()) in.read(nullptr, size);  // throws: a corrupt length
+    in.require(size);
     std::string value(size, '\0');
     in.read(value.data(), size);
     return value;
@@ -174,7 +178,7 @@ struct Codec<std::vector<T, A>> {
     in.read(&size, sizeof size);
     std::vector<T, A> value;
     if constexpr (detail::kBytewise<T>) {
-      if (size > in.remaining() / sizeof(T)) in.read(nullptr, size * sizeof(T));  // throws
+      if (size > in.remaining() / sizeof(T)) in.require(in.remaining() + 1);  // throws
       value.resize(size);
       in.read(value.data(), size * sizeof(T));
     } else {
