@@ -83,17 +83,11 @@ auto map_call(Cluster& cluster, Range& inputs, F& fn, const MapOptions& options,
 
 }  // namespace detail
 
-// {fn(item)...} in input order, computed across the ranks. Results::at_root (the default):
-// the results on the root, std::nullopt on the others; Results::everywhere: on every rank.
-// R (fn's result) needs a Codec (codec.hpp); so do the inputs' items with Inputs::at_root.
-// Errors: RemoteError (fn threw somewhere), CallMismatch, InvalidArgument (bad root; with
-// Results::distributed, which is parallel_map_distributed's), MpiError.
-template <std::ranges::input_range Range, class F>
-  requires std::invocable<F&, std::ranges::range_reference_t<Range>>
-auto parallel_map(Cluster& cluster, Range&& inputs, F&& fn, const MapOptions& options = {})
-    -> std::optional<MapResults<forage::detail::MapResult<std::remove_reference_t<Range>, F>>> {
-  using R = forage::detail::MapResult<std::remove_reference_t<Range>, F>;
-  detail::require_codec<R>("forage::mpi::parallel_map");
+namespace detail {
+
+template <class Range, class F>
+auto map_gathered(Cluster& cluster, Range& inputs, F& fn, const MapOptions& options) {
+  using R = forage::detail::MapResult<Range, F>;
   constexpr const char* kWhere = "forage::mpi::parallel_map";
   using Result = std::optional<MapResults<R>>;
   auto then = [&cluster, &options](auto& runner, std::size_t total) -> Result {
@@ -128,7 +122,28 @@ auto parallel_map(Cluster& cluster, Range&& inputs, F&& fn, const MapOptions& op
       return all;
     }
   };
-  return detail::map_call(cluster, inputs, fn, options, detail::Algorithm::map, kWhere, then);
+  return map_call(cluster, inputs, fn, options, Algorithm::map, kWhere, then);
+}
+
+}  // namespace detail
+
+// {fn(item)...} in input order, computed across the ranks. Results::at_root (the default):
+// the results on the root, std::nullopt on the others; Results::everywhere: on every rank.
+// R (fn's result) needs a Codec (codec.hpp); so do the inputs' items with Inputs::at_root.
+// Errors: RemoteError (fn threw somewhere), CallMismatch, InvalidArgument (bad root; with
+// Results::distributed, which is parallel_map_distributed's), MpiError.
+template <std::ranges::input_range Range, class F>
+  requires std::invocable<F&, std::ranges::range_reference_t<Range>>
+auto parallel_map(Cluster& cluster, Range&& inputs, F&& fn, const MapOptions& options = {})
+    -> std::optional<MapResults<forage::detail::MapResult<std::remove_reference_t<Range>, F>>> {
+  using R = forage::detail::MapResult<std::remove_reference_t<Range>, F>;
+  using Result = std::optional<MapResults<R>>;
+  if constexpr (!Encodable<R>) {
+    detail::require_codec<R>("forage::mpi::parallel_map");  // fails, with the message
+    return Result{};
+  } else {
+    return detail::map_gathered(cluster, inputs, fn, options);
+  }
 }
 
 // As parallel_map, but every rank keeps the results it computed, as pieces {first index,
@@ -172,22 +187,26 @@ template <std::integral I, class T, class Map, class Reduce>
       std::convertible_to<std::invoke_result_t<Reduce&, T, std::invoke_result_t<Map&, I>>, T>
           T parallel_reduce(Cluster& cluster, I begin, I end, T identity, Map&& map,
                             Reduce&& reduce, const MapOptions& options = {}) {
-    detail::require_codec<T>("forage::mpi::parallel_reduce");
-    constexpr const char* kWhere = "forage::mpi::parallel_reduce";
-    const std::uint64_t call = cluster.next_call();
-    MapOptions shaped = options;
-    shaped.results = Results::everywhere;
-    shaped.inputs = Inputs::replicated;
-    const std::size_t count = forage::detail::count_between(begin, end);
-    const detail::CallShape shape{detail::Algorithm::reduce, count, shaped, true,
-                                  detail::check_root(cluster, shaped, kWhere)};
-    const std::size_t total = detail::rt::agree(cluster, call, shape);
-    detail::ReduceRunner<I, T, std::remove_reference_t<Map>, std::remove_reference_t<Reduce>>
-        runner(cluster.pool(), begin, identity, map, reduce, cluster.rank() == shaped.root);
-    if (auto failure = detail::rt::dispatch(cluster, call, shape, total, runner)) {
-      detail::rt::throw_remote_error(kWhere, *failure);
+    if constexpr (!Encodable<T>) {
+      detail::require_codec<T>("forage::mpi::parallel_reduce");  // fails, with the message
+      return identity;
+    } else {
+      constexpr const char* kWhere = "forage::mpi::parallel_reduce";
+      const std::uint64_t call = cluster.next_call();
+      MapOptions shaped = options;
+      shaped.results = Results::everywhere;
+      shaped.inputs = Inputs::replicated;
+      const std::size_t count = forage::detail::count_between(begin, end);
+      const detail::CallShape shape{detail::Algorithm::reduce, count, shaped, true,
+                                    detail::check_root(cluster, shaped, kWhere)};
+      const std::size_t total = detail::rt::agree(cluster, call, shape);
+      detail::ReduceRunner<I, T, std::remove_reference_t<Map>, std::remove_reference_t<Reduce>>
+          runner(cluster.pool(), begin, identity, map, reduce, cluster.rank() == shaped.root);
+      if (auto failure = detail::rt::dispatch(cluster, call, shape, total, runner)) {
+        detail::rt::throw_remote_error(kWhere, *failure);
+      }
+      return runner.combine_everywhere(cluster, shaped.root, kWhere);
     }
-    return runner.combine_everywhere(cluster, shaped.root, kWhere);
   }
 
 }  // namespace forage::mpi
