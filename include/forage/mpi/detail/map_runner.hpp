@@ -37,6 +37,7 @@ class MapRunner final : public PoolRunner {
   }
 
   void start(Chunk chunk, std::stop_token stop) override {
+    if (source_.travels()) source_.take_next();
     R* out = storage_.data();
     std::size_t offset = 0;
     if (kInPlace && gathers_ && !root_) {

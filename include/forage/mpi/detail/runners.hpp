@@ -111,23 +111,31 @@ class ItemSource {
     next_bytes_.resize(bytes);
     return next_bytes_;
   }
-  // In the chunk's task: decode what arrived for it.
+  // On the calling thread, as the chunk starts: its bytes become the current chunk's, so that
+  // the next chunk's can arrive while this one runs.
+  void take_next() {
+    current_ = next_;
+    std::swap(current_bytes_, next_bytes_);
+  }
+  // In the chunk's task: decode the current chunk's inputs.
   void unpack() {
     if constexpr (Encodable<Value>) {
       if (!travels_) return;
-      first_ = next_.first;
+      first_ = current_.first;
       chunk_.clear();
-      chunk_.reserve(next_.size());
-      Reader in(next_bytes_.data(), next_bytes_.size());
-      for (std::size_t i = 0; i < next_.size(); ++i) chunk_.push_back(Codec<Value>::decode(in));
+      chunk_.reserve(current_.size());
+      Reader in(current_bytes_.data(), current_bytes_.size());
+      for (std::size_t i = 0; i < current_.size(); ++i) chunk_.push_back(Codec<Value>::decode(in));
     }
   }
 
  private:
   const Input& input_;
   bool travels_;
-  Chunk next_{0, 0};
+  Chunk next_{0, 0};  // the calling thread's: the chunk whose inputs arrived last
   std::vector<std::byte> next_bytes_;
+  Chunk current_{0, 0};  // the running chunk's, read by its task
+  std::vector<std::byte> current_bytes_;
   std::size_t first_ = 0;
   mutable std::vector<Value> chunk_;  // items are handed to fn mutable, as on one machine
 };
