@@ -96,7 +96,7 @@ auto map_gathered(Cluster& cluster, Range& inputs, F& fn, const MapOptions& opti
       if (!root) return std::nullopt;
       return std::move(runner).gathered(total);
     }
-    if constexpr (detail::kBytewise<R> && !std::is_same_v<R, bool>) {
+    if constexpr (detail::kBytewise<R>) {
       if (root) {
         MapResults<R> all = std::move(runner).gathered(total);
         detail::rt::broadcast(cluster, options.root, std::as_writable_bytes(std::span(all)));

@@ -7,7 +7,6 @@
 #include <cstddef>
 #include <map>
 #include <memory>
-#include <ranges>
 #include <span>
 #include <utility>
 #include <vector>
@@ -17,8 +16,18 @@
 
 namespace forage::mpi::detail {
 
+// Item k of a chunk is item first + k of the input.
+struct ChunkIndices {
+  std::size_t first;
+  std::size_t operator[](std::size_t k) const noexcept { return first + k; }
+};
+
 template <class Range, class F, class R>
 class MapRunner final : public PoolRunner {
+  static_assert(!std::is_same_v<R, bool>,
+                "forage::mpi::parallel_map: fn returns bool, which std::vector<bool> packs 8 to "
+                "a byte; return char or std::uint8_t instead");
+
  public:
   MapRunner(Pool& pool, const ItemSource<Range>& source, F& fn, bool root, bool gathers,
             std::size_t total)
@@ -61,8 +70,13 @@ class MapRunner final : public PoolRunner {
             options);
         return;
       }
-      built_ =
-          forage::parallel_map(pool_, std::views::iota(chunk.first, chunk.last), item, options);
+      // parallel_map's own engine over the chunk's indices: each result constructed in place,
+      // those built destroyed if an item fails.
+      const ChunkIndices indices{chunk.first};
+      forage::detail::ResultStorage<R> storage(chunk.size());
+      forage::detail::MapBody<ChunkIndices, decltype(item), R> body{indices, item, storage.data()};
+      forage::detail::run_range(pool_, chunk.size(), body, options, "forage::mpi::parallel_map");
+      built_ = std::move(storage).adopt();
       if (gathers_ && !root_) {
         bytes_.clear();
         Writer writer(bytes_);
@@ -124,8 +138,7 @@ class MapRunner final : public PoolRunner {
  private:
   // Results that travel as bytes are built where they are sent from or stay; the rest as
   // pieces.
-  static constexpr bool kInPlace =
-      kBytewise<R> && std::is_trivially_destructible_v<R> && !std::is_same_v<R, bool>;
+  static constexpr bool kInPlace = kBytewise<R> && std::is_trivially_destructible_v<R>;
 
   void commit(Chunk chunk) override {
     last_size_ = chunk.size();
