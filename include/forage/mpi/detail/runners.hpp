@@ -105,21 +105,34 @@ class ItemSource {
       throw MpiError("forage::mpi: the input type has no Codec");  // refused at the call
     }
   }
-  // Off the root: where the next chunk's input bytes go.
+  // Off the root: where the next chunk's input bytes go; items that travel as bytes land in
+  // place, in the vector fn will read them from.
   std::span<std::byte> buffer_for(Chunk chunk, std::size_t bytes) {
     next_ = chunk;
+    if constexpr (kDirect) {
+      if (bytes != chunk.size() * sizeof(Value)) {
+        throw MpiError("forage::mpi: a chunk's inputs arrived with the wrong size");
+      }
+      next_values_.resize(chunk.size());
+      return std::as_writable_bytes(std::span(next_values_));
+    }
     next_bytes_.resize(bytes);
     return next_bytes_;
   }
-  // On the calling thread, as the chunk starts: its bytes become the current chunk's, so that
-  // the next chunk's can arrive while this one runs.
+  // On the calling thread, as the chunk starts: what arrived becomes the current chunk's, so
+  // that the next chunk's inputs can arrive while this one runs.
   void take_next() {
     current_ = next_;
-    std::swap(current_bytes_, next_bytes_);
+    if constexpr (kDirect) {
+      first_ = current_.first;
+      std::swap(chunk_, next_values_);
+    } else {
+      std::swap(current_bytes_, next_bytes_);
+    }
   }
-  // In the chunk's task: decode the current chunk's inputs.
+  // In the chunk's task: decode the current chunk's inputs (unless they arrived in place).
   void unpack() {
-    if constexpr (Encodable<Value>) {
+    if constexpr (Encodable<Value> && !kDirect) {
       if (!travels_) return;
       first_ = current_.first;
       chunk_.clear();
@@ -130,6 +143,14 @@ class ItemSource {
   }
 
  private:
+  static constexpr bool kDirect = [] {
+    if constexpr (Encodable<Value>) {
+      return kBytewise<Value> && std::is_default_constructible_v<Value>;
+    } else {
+      return false;
+    }
+  }();
+
   const Input& input_;
   bool travels_;
   Chunk next_{0, 0};  // the calling thread's: the chunk whose inputs arrived last
@@ -138,6 +159,7 @@ class ItemSource {
   std::vector<std::byte> current_bytes_;
   std::size_t first_ = 0;
   mutable std::vector<Value> chunk_;  // items are handed to fn mutable, as on one machine
+  std::vector<Value> next_values_;    // kDirect: the next chunk's items, received in place
 };
 
 }  // namespace forage::mpi::detail
