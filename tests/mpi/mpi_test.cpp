@@ -66,6 +66,26 @@ struct forage::mpi::Codec<Particle> {
   }
 };
 
+// A codec that fails to encode 13 on rank 0 only: where Results::everywhere encodes them all.
+struct Fragile {
+  int value = 0;
+};
+
+template <>
+struct forage::mpi::Codec<Fragile> {
+  static void encode(const Fragile& f, Writer& out) {
+    int rank = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    if (rank == 0 && f.value == 13) throw std::runtime_error("cannot encode 13");
+    out.write(&f.value, sizeof f.value);
+  }
+  static Fragile decode(Reader& in) {
+    Fragile f;
+    in.read(&f.value, sizeof f.value);
+    return f;
+  }
+};
+
 static_assert(forage::mpi::Encodable<std::tuple<int, std::string, std::vector<double>>>);
 static_assert(!forage::mpi::Encodable<int*>, "pointers mean nothing on another rank");
 
@@ -227,6 +247,19 @@ TEST(MpiErrors, ExceptionOnOneRankIsRemoteErrorOnEveryRank) {
   auto again = forage::mpi::parallel_map(cluster(), in, [](int x) { return x; },
                                          {.results = forage::mpi::Results::everywhere});
   EXPECT_EQ(again->size(), in.size());
+}
+
+TEST(MpiErrors, CodecFailureOnTheRootIsRemoteErrorOnEveryRank) {
+  std::vector<int> in(100);
+  std::iota(in.begin(), in.end(), 0);
+  try {
+    forage::mpi::parallel_map(cluster(), in, [](int x) { return Fragile{x}; },
+                              {.results = forage::mpi::Results::everywhere});
+    ADD_FAILURE() << "no RemoteError";
+  } catch (const forage::mpi::RemoteError& e) {
+    EXPECT_EQ(e.rank(), 0);
+    EXPECT_NE(e.message().find("cannot encode 13"), std::string::npos) << e.message();
+  }
 }
 
 TEST(MpiErrors, DifferentSizesOnDifferentRanksAreCallMismatchEverywhere) {

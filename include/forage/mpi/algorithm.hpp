@@ -107,16 +107,33 @@ auto map_gathered(Cluster& cluster, Range& inputs, F& fn, const MapOptions& opti
                             std::as_writable_bytes(std::span(storage.data(), total)));
       return std::move(storage).adopt();
     } else {
+      // A flag first: if a codec throws on the root, every rank throws RemoteError rather
+      // than waiting for bytes that will not come.
       std::vector<std::byte> bytes;
       MapResults<R> all;
       if (root) {
         all = std::move(runner).gathered(total);
         Writer writer(bytes);
-        for (const R& result : all) Codec<R>::encode(result, writer);
+        bool encoded = true;
+        writer.write(&encoded, sizeof encoded);
+        try {
+          for (const R& result : all) Codec<R>::encode(result, writer);
+        } catch (const std::exception& e) {
+          bytes.clear();
+          encoded = false;
+          writer.write(&encoded, sizeof encoded);
+          Codec<std::string>::encode(std::string("encoding the results: ") + e.what(), writer);
+        }
       }
       detail::rt::broadcast(cluster, options.root, bytes);
-      if (root) return all;
       Reader reader(bytes.data(), bytes.size());
+      bool encoded = false;
+      reader.read(&encoded, sizeof encoded);
+      if (!encoded) {
+        rt::throw_remote_error(kWhere,
+                               Failure{options.root, 0, Codec<std::string>::decode(reader)});
+      }
+      if (root) return all;
       all.reserve(total);
       for (std::size_t i = 0; i < total; ++i) all.push_back(Codec<R>::decode(reader));
       return all;
