@@ -44,6 +44,13 @@ FORAGE_BENCH_PACKAGES=(
   libomp-dev             # OpenMP runtime for clang++ (depends on libomp-14-dev)
 )
 
+# forage::mpi (the scale-out layer, target forage::mpi), its `mpi` tests and
+# tools/forage-bench-mpi: Open MPI's headers, library and mpiexec.
+FORAGE_MPI_PACKAGES=(
+  libopenmpi-dev         # mpi.h, libmpi (MPI::MPI_C)
+  openmpi-bin            # mpiexec
+)
+
 # tools/forage-bench --chart: matplotlib for Debian's /usr/bin/python3.
 FORAGE_CHART_PACKAGES=(
   python3-matplotlib

@@ -1,0 +1,15 @@
+// forage::mpi: forage's algorithms across the ranks of an MPI job (DESIGN §6; README,
+// "Across machines"). A separate library, forage::mpi, built when CMake finds MPI.
+//
+//   forage::mpi::Environment env(argc, argv);
+//   forage::Pool pool;
+//   forage::mpi::Cluster cluster(MPI_COMM_WORLD, pool);
+//   auto out = forage::mpi::parallel_map(cluster, inputs, fn);  // the results on rank 0
+#pragma once
+
+#include "forage/mpi/algorithm.hpp"
+#include "forage/mpi/cluster.hpp"
+#include "forage/mpi/codec.hpp"
+#include "forage/mpi/environment.hpp"
+#include "forage/mpi/errors.hpp"
+#include "forage/mpi/options.hpp"

@@ -1,0 +1,215 @@
+// forage::mpi::Codec<T>: how a value travels between ranks, as bytes.
+//
+// Built in:
+//   - trivially copyable types (not pointers): their object representation, byte for byte.
+//     Vectors of results and inputs of such types travel as one block, straight from and into
+//     their storage (Codec<T>::bytewise says so);
+//   - std::string, std::vector<T>, std::pair<A, B>, std::tuple<T...> of supported types.
+// Any other type: specialise Codec in namespace forage::mpi with
+//
+//   template <> struct forage::mpi::Codec<Particle> {
+//     static void encode(const Particle& p, forage::mpi::Writer& out) {
+//       forage::mpi::encode(p.name, out);   // the codec of each member
+//       forage::mpi::encode(p.mass, out);
+//     }
+//     static Particle decode(forage::mpi::Reader& in) {
+//       auto name = forage::mpi::decode<std::string>(in);
+//       return Particle{std::move(name), forage::mpi::decode<double>(in)};
+//     }
+//   };
+//
+// Every rank runs the same binary, so the bytes need no versioning; decode must read exactly
+// what encode wrote. A type with neither is rejected at compile time by the Encodable concept.
+#pragma once
+
+#include <algorithm>
+#include <concepts>
+#include <cstddef>
+#include <cstring>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "forage/mpi/errors.hpp"
+
+namespace forage::mpi {
+
+// Appends bytes to a buffer.
+class Writer {
+ public:
+  explicit Writer(std::vector<std::byte>& bytes) noexcept : bytes_(bytes) {}
+  void write(const void* data, std::size_t size) {
+    const auto* first = static_cast<const std::byte*>(data);
+    bytes_.insert(bytes_.end(), first, first + size);
+  }
+
+ private:
+  std::vector<std::byte>& bytes_;
+};
+
+// Reads bytes back in order; reading past the end throws MpiError (a codec whose decode does
+// not mirror its encode).
+class Reader {
+ public:
+  Reader(const std::byte* data, std::size_t size) noexcept : data_(data), size_(size) {}
+  void read(void* out, std::size_t size) {
+    require(size);
+    if (size != 0) std::memcpy(out, data_ + offset_, size);
+    offset_ += size;
+  }
+  // Throws unless `size` more bytes are there (a length read before its data).
+  void require(std::size_t size) const {
+    if (size > size_ - offset_) {
+      throw MpiError(
+          "forage::mpi::Reader: decode read past the end of the bytes encode wrote; make "
+          "Codec<T>::decode read exactly what Codec<T>::encode writes");
+    }
+  }
+  std::size_t remaining() const noexcept { return size_ - offset_; }
+
+ private:
+  const std::byte* data_;
+  std::size_t size_;
+  std::size_t offset_ = 0;
+};
+
+// Not specialised: T has no codec (Encodable<T> is false).
+template <class T>
+struct Codec {
+  static constexpr bool unspecialised = true;
+};
+
+template <class T>
+concept Encodable = requires(const T& value, Writer& out, Reader& in) {
+  Codec<T>::encode(value, out);
+  { Codec<T>::decode(in) } -> std::same_as<T>;
+};
+
+namespace detail {
+
+template <class T>
+struct IsPairOrTuple : std::false_type {};
+template <class A, class B>
+struct IsPairOrTuple<std::pair<A, B>> : std::true_type {};
+template <class... T>
+struct IsPairOrTuple<std::tuple<T...>> : std::true_type {};
+
+template <class T>
+concept RawBytes = std::is_trivially_copyable_v<T> && !std::is_pointer_v<T> &&
+                   !std::is_member_pointer_v<T> && !IsPairOrTuple<T>::value;
+
+// Whether values of T travel as their own bytes (Codec<T>::bytewise), a block at a time.
+template <class T>
+inline constexpr bool kBytewise = [] {
+  if constexpr (requires { Codec<T>::bytewise; }) {
+    return Codec<T>::bytewise;
+  } else {
+    return false;
+  }
+}();
+
+template <class T>
+constexpr void require_codec(const char* where) {
+  static_assert(Encodable<T>,
+                "forage::mpi: this type has no forage::mpi::Codec<T>: built in are trivially "
+                "copyable types, std::string, std::vector, std::pair and std::tuple of them; "
+                "specialise forage::mpi::Codec<T> with encode(const T&, Writer&) and "
+                "decode(Reader&) (include/forage/mpi/codec.hpp shows how)");
+  (void)where;
+}
+
+}  // namespace detail
+
+template <class T>
+void encode(const T& value, Writer& out) {
+  detail::require_codec<T>("forage::mpi::encode");
+  Codec<T>::encode(value, out);
+}
+
+template <class T>
+T decode(Reader& in) {
+  detail::require_codec<T>("forage::mpi::decode");
+  return Codec<T>::decode(in);
+}
+
+template <detail::RawBytes T>
+struct Codec<T> {
+  static constexpr bool bytewise = true;
+  static void encode(const T& value, Writer& out) { out.write(&value, sizeof(T)); }
+  static T decode(Reader& in) {
+    T value;
+    in.read(&value, sizeof(T));
+    return value;
+  }
+};
+
+template <>
+struct Codec<std::string> {
+  static void encode(const std::string& value, Writer& out) {
+    const std::size_t size = value.size();
+    out.write(&size, sizeof size);
+    out.write(value.data(), size);
+  }
+  static std::string decode(Reader& in) {
+    std::size_t size = 0;
+    in.read(&size, sizeof size);
+    in.require(size);
+    std::string value(size, '\0');
+    in.read(value.data(), size);
+    return value;
+  }
+};
+
+template <Encodable T, class A>
+struct Codec<std::vector<T, A>> {
+  static void encode(const std::vector<T, A>& value, Writer& out) {
+    const std::size_t size = value.size();
+    out.write(&size, sizeof size);
+    if constexpr (detail::kBytewise<T>) {
+      out.write(value.data(), size * sizeof(T));
+    } else {
+      for (const T& item : value) Codec<T>::encode(item, out);
+    }
+  }
+  static std::vector<T, A> decode(Reader& in) {
+    std::size_t size = 0;
+    in.read(&size, sizeof size);
+    std::vector<T, A> value;
+    if constexpr (detail::kBytewise<T>) {
+      if (size > in.remaining() / sizeof(T)) in.require(in.remaining() + 1);  // throws
+      value.resize(size);
+      in.read(value.data(), size * sizeof(T));
+    } else {
+      value.reserve(std::min(size, in.remaining()));
+      for (std::size_t i = 0; i < size; ++i) value.push_back(Codec<T>::decode(in));
+    }
+    return value;
+  }
+};
+
+template <Encodable A, Encodable B>
+struct Codec<std::pair<A, B>> {
+  static void encode(const std::pair<A, B>& value, Writer& out) {
+    Codec<A>::encode(value.first, out);
+    Codec<B>::encode(value.second, out);
+  }
+  static std::pair<A, B> decode(Reader& in) {
+    A first = Codec<A>::decode(in);  // named: the order of evaluation is the order written
+    return std::pair<A, B>(std::move(first), Codec<B>::decode(in));
+  }
+};
+
+template <Encodable... T>
+struct Codec<std::tuple<T...>> {
+  static void encode(const std::tuple<T...>& value, Writer& out) {
+    std::apply([&out](const T&... items) { (Codec<T>::encode(items, out), ...); }, value);
+  }
+  static std::tuple<T...> decode(Reader& in) {
+    // Braced initialisation evaluates left to right, as encode wrote.
+    return std::tuple<T...>{Codec<T>::decode(in)...};
+  }
+};
+
+}  // namespace forage::mpi

@@ -1,0 +1,40 @@
+// forage::mpi::Environment: MPI's lifetime, as an object in main().
+//
+//   int main(int argc, char** argv) {
+//     forage::mpi::Environment env(argc, argv);  // MPI_Init_thread, or adopts a running MPI
+//     ...
+//   }                                            // MPI_Finalize, if this object initialised it
+//
+// forage needs MPI_THREAD_FUNNELED at least: only the thread that calls a forage::mpi
+// algorithm talks to MPI (pool workers never do). It asks for MPI_THREAD_SERIALIZED, so that
+// any one thread at a time may make the calls; with FUNNELED (an MPI that gives no more, or
+// one initialised by someone else) make them from the thread that initialised MPI.
+// Without mpiexec (a singleton) MPI runs as a one-rank world: the same binary runs on a laptop.
+#pragma once
+
+namespace forage::mpi {
+
+class Environment {
+ public:
+  // Initialises MPI (MPI_Init_thread), or adopts an MPI that is already initialised and
+  // finalises nothing then. Throws MpiError if the thread level MPI provides is below
+  // MPI_THREAD_FUNNELED (finalising first what it initialised), or if MPI was finalised.
+  Environment(int& argc, char**& argv);
+  Environment();  // without the command line (MPI_Init_thread(nullptr, nullptr, ...))
+  ~Environment();
+  Environment(const Environment&) = delete;
+  Environment& operator=(const Environment&) = delete;
+
+  // Whether this object called MPI_Init_thread (and so will call MPI_Finalize).
+  bool owns_mpi() const noexcept { return owns_; }
+  // The MPI_THREAD_* level MPI provides.
+  int thread_level() const noexcept { return thread_level_; }
+
+ private:
+  void start(int* argc, char*** argv);
+
+  bool owns_ = false;
+  int thread_level_ = 0;
+};
+
+}  // namespace forage::mpi
