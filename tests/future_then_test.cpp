@@ -214,15 +214,13 @@ TYPED_TEST(ThenTest, CancelRacingTheAntecedentsCompletionDestroysTheContinuation
   auto pool = TypeParam::make(2);
   // Enough rounds to hit the moment under the sanitizers too (before the fix, about one round
   // in 2,000 failed under ASan).
-  const std::size_t rounds = std::max<std::size_t>(scaled(20'000), 5'000);
+  // Bounded in time as well (test::RoundBudget), well inside the fixture's 60 s watchdog: on a
+  // machine loaded by other jobs a round can take many milliseconds (5,000 rounds took over
+  // 60 s under ASan at load 8), and that is slowness, not the hang the watchdog is for.
+  test::RoundBudget budget(std::max<std::size_t>(scaled(20'000), 5'000), 1'000);
   std::size_t cancels_won = 0;
-  // A time bound as well, well inside the fixture's 60 s watchdog: on a machine loaded by
-  // other jobs a round can take many milliseconds (5,000 rounds took over 60 s under ASan at
-  // load 8), and that is slowness, not the hang the watchdog is for.
-  const auto stop_by = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   std::size_t round = 0;
-  for (; round < rounds; ++round) {
-    if (round >= 1'000 && std::chrono::steady_clock::now() > stop_by) break;
+  for (; budget.run(round); ++round) {
     std::atomic<int> destroyed{0};
     std::atomic<bool> go{false};
     auto antecedent = pool->submit([&go] {

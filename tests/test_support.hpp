@@ -60,6 +60,51 @@ class Jitter {
   unsigned relax_step_;
 };
 
+// How long a stress test made of rounds may run: up to `rounds` rounds, but once `at_least`
+// of them ran, only while the time budget lasts. On a quiet machine every round runs well
+// inside the budget; on a loaded one (a round waits for its threads to get a core in turn:
+// 20,000 rendezvous rounds took 115 s beside a build instead of 0.6 s) the test stops early
+// instead of eating the CI budget. The budget is FORAGE_STRESS_SECONDS when set (a longer
+// local run: FORAGE_STRESS_SECONDS=600), otherwise `seconds`. The destructor prints how many
+// rounds ran, so a short run is visible in the log.
+class RoundBudget {
+ public:
+  RoundBudget(std::size_t rounds, std::size_t at_least, std::chrono::seconds seconds = kSeconds)
+      : rounds_(rounds),
+        at_least_(at_least < rounds ? at_least : rounds),
+        stop_by_(std::chrono::steady_clock::now() + budget(seconds)) {}
+  RoundBudget(const RoundBudget&) = delete;
+  RoundBudget& operator=(const RoundBudget&) = delete;
+  ~RoundBudget() {
+    std::printf("[ stress   ] %zu of %zu rounds%s\n", ran_, rounds_,
+                ran_ < rounds_ ? " (time budget reached)" : "");
+  }
+
+  // Whether round number `round` (counting from 0) should run.
+  bool run(std::size_t round) {
+    const bool more =
+        round < rounds_ && (round < at_least_ || std::chrono::steady_clock::now() < stop_by_);
+    if (more) ran_ = round + 1;
+    return more;
+  }
+  std::size_t rounds_run() const noexcept { return ran_; }
+
+  static constexpr std::chrono::seconds kSeconds{15};
+
+ private:
+  static std::chrono::seconds budget(std::chrono::seconds fallback) {
+    if (const char* text = std::getenv("FORAGE_STRESS_SECONDS")) {
+      return std::chrono::seconds(std::strtoll(text, nullptr, 10));
+    }
+    return fallback;
+  }
+
+  std::size_t rounds_;
+  std::size_t at_least_;
+  std::chrono::steady_clock::time_point stop_by_;
+  std::size_t ran_ = 0;
+};
+
 // The waiter's protocol (lib/sleep/README.md), in full every time: announce, re-check, then cancel
 // or sleep; look again after every wake-up. Returns once `found()` is true.
 template <class EventCountType, class Found>

@@ -75,22 +75,36 @@ TEST(EventCountStress, SimultaneousPublishAndWaitNeverLosesAWakeUp) {
   const std::uint64_t seed = test::test_seed();
   SCOPED_TRACE(testing::Message() << "FORAGE_TEST_SEED=" << seed);
   test::Watchdog watchdog("EventCount simultaneous publish and wait", kWatchdogLimit);
+  test::RoundBudget budget(rounds, rounds / 10);
   EventCount<> event_count;
   // The round whose flag has been published (round r publishes r + 1).
   std::atomic<std::uint64_t> flag{0};
+  // The number of rounds: lowered by the publisher when the time budget runs out.
+  std::atomic<std::uint64_t> end{rounds};
   // Arrivals at the per-round barrier: 2 per round.
   std::atomic<std::uint64_t> arrived{0};
+  // False when the publisher ended the test before `round`: the waiter then leaves.
   auto barrier = [&](std::uint64_t round) {
     // acq_rel: the barrier orders each round after the previous one on both threads.
     arrived.fetch_add(1, std::memory_order_acq_rel);
     // acquire: as above.
-    while (arrived.load(std::memory_order_acquire) < 2 * (round + 1)) cpu_relax();
+    while (arrived.load(std::memory_order_acquire) < 2 * (round + 1)) {
+      // acquire: pairs with the publisher's release store of the last round.
+      if (end.load(std::memory_order_acquire) <= round) return false;
+      cpu_relax();
+    }
+    return true;
   };
   std::uint64_t slept = 0;  // rounds where the waiter reached commit_wait; read after join
 
   std::thread publisher([&] {
     test::Jitter jitter(seed, 64);
-    for (std::uint64_t round = 0; round < rounds; ++round) {
+    for (std::uint64_t round = 0;; ++round) {
+      if (!budget.run(round)) {
+        // release: the waiter, spinning in barrier(round), sees that no round `round` comes.
+        end.store(round, std::memory_order_release);
+        return;
+      }
       barrier(round);
       if (round % 4 == 0) jitter();  // vary who goes first
       // relaxed: the protocol alone must order it (the fence in notify_one), as in the model.
@@ -100,8 +114,7 @@ TEST(EventCountStress, SimultaneousPublishAndWaitNeverLosesAWakeUp) {
   });
   std::thread waiter([&] {
     test::Jitter jitter(seed + 1, 64);
-    for (std::uint64_t round = 0; round < rounds; ++round) {
-      barrier(round);
+    for (std::uint64_t round = 0; barrier(round); ++round) {
       if (round % 4 == 2) jitter();
       for (;;) {
         const EventCount<>::Key key = event_count.prepare_wait();
@@ -120,7 +133,8 @@ TEST(EventCountStress, SimultaneousPublishAndWaitNeverLosesAWakeUp) {
   watchdog.disarm();
 
   EXPECT_EQ(event_count.waiters_approx(), 0U);
-  std::cout << "[ stress   ] seed " << seed << ", " << rounds << " rounds; the waiter reached "
+  std::cout << "[ stress   ] seed " << seed << ", " << budget.rounds_run()
+            << " rounds; the waiter reached "
             << "commit_wait " << slept << " times\n";
 }
 

@@ -136,7 +136,7 @@ void spin(std::size_t rounds) {
 // from the front. For every future exactly one thing happens: its task runs (and the future
 // has its value), or one cancel() wins (and get() throws Cancelled); never both, never neither.
 TYPED_TEST(FutureStress, CancelRacingTheStartOfTheTaskEitherRunsItOrCancelsIt) {
-  const std::size_t rounds = test::scaled(2'000);
+  test::RoundBudget budget(test::scaled(2'000), test::scaled(200));
   constexpr std::size_t kFutures = 256;
   auto pool = TypeParam::make(2);
   const std::uint64_t seed = test::test_seed();
@@ -144,7 +144,7 @@ TYPED_TEST(FutureStress, CancelRacingTheStartOfTheTaskEitherRunsItOrCancelsIt) {
   test::Watchdog watchdog("cancel racing the start of tasks", 300s);
   std::size_t total_ran = 0;
   std::size_t total_cancelled = 0;
-  for (std::size_t round = 0; round < rounds; ++round) {
+  for (std::size_t round = 0; budget.run(round); ++round) {
     std::vector<std::atomic<std::uint8_t>> ran(kFutures);
     std::vector<std::atomic<std::uint8_t>> cancel_wins(kFutures);
     std::vector<SharedFuture<std::size_t>> futures;
@@ -210,7 +210,7 @@ TYPED_TEST(FutureStress, CancelRacingTheStartOfTheTaskEitherRunsItOrCancelsIt) {
   EXPECT_GT(total_ran, 0u);
   EXPECT_GT(total_cancelled, 0u);
   // + the gates: two in each odd round.
-  EXPECT_EQ(pool->stats().executed(), total_ran + total_cancelled + 2 * (rounds / 2));
+  EXPECT_EQ(pool->stats().executed(), total_ran + total_cancelled + 2 * (budget.rounds_run() / 2));
 }
 
 // Shutdown(cancel_pending) lands while the workers run the futures' tasks, some of which
@@ -218,7 +218,7 @@ TYPED_TEST(FutureStress, CancelRacingTheStartOfTheTaskEitherRunsItOrCancelsIt) {
 // or ran and holds its value, or ran and holds the Cancelled of a child that the shutdown
 // cancelled while the parent waited. An outside thread asleep on the last future wakes.
 TYPED_TEST(FutureStress, CancelPendingShutdownRacingRunningTasksLeavesEveryFutureDone) {
-  const std::size_t rounds = test::scaled(300);
+  test::RoundBudget budget(test::scaled(300), test::scaled(30));
   constexpr std::size_t kFutures = 2'000;
   const std::uint64_t seed = test::test_seed();
   std::cout << "[ stress   ] seed " << seed << "\n";
@@ -227,7 +227,7 @@ TYPED_TEST(FutureStress, CancelPendingShutdownRacingRunningTasksLeavesEveryFutur
   std::size_t values = 0;
   std::size_t cancelled = 0;
   std::size_t child_cancelled = 0;
-  for (std::size_t round = 0; round < rounds; ++round) {
+  for (std::size_t round = 0; budget.run(round); ++round) {
     auto pool = TypeParam::make(2);
     auto& target = *pool;
     std::vector<std::atomic<std::uint8_t>> ran(kFutures);
@@ -270,7 +270,7 @@ TYPED_TEST(FutureStress, CancelPendingShutdownRacingRunningTasksLeavesEveryFutur
   }
   std::cout << "[ stress   ] " << values << " values, " << cancelled << " cancelled, "
             << child_cancelled << " parents saw their child cancelled\n";
-  EXPECT_EQ(values + cancelled + child_cancelled, rounds * kFutures);
+  EXPECT_EQ(values + cancelled + child_cancelled, budget.rounds_run() * kFutures);
   // Both outcomes happened: the shutdown raced the running tasks.
   EXPECT_GT(values, 0u);
   EXPECT_GT(cancelled, 0u);
@@ -285,7 +285,7 @@ thread_local bool on_registering_thread = false;
 // with the right value: on_done on a Future (one per future), then() on a Future, and two
 // threads' on_done() on the same SharedFuture at once.
 TYPED_TEST(FutureStress, OnDoneAndThenRacingCompletionRunEveryCallbackExactlyOnce) {
-  const std::size_t rounds = test::scaled(500);
+  test::RoundBudget budget(test::scaled(500), test::scaled(50));
   constexpr std::size_t kFutures = 600;  // a multiple of 3: one kind of registration each
   auto pool = TypeParam::make(2);
   const std::uint64_t seed = test::test_seed();
@@ -294,7 +294,7 @@ TYPED_TEST(FutureStress, OnDoneAndThenRacingCompletionRunEveryCallbackExactlyOnc
   std::atomic<std::size_t> inline_calls{0};
   std::atomic<std::size_t> worker_calls{0};
 
-  for (std::size_t round = 0; round < rounds; ++round) {
+  for (std::size_t round = 0; budget.run(round); ++round) {
     struct Slot {
       Future<std::size_t> future;        // i % 3 == 0: on_done; i % 3 == 1: then
       SharedFuture<std::size_t> shared;  // i % 3 == 2: on_done from two threads

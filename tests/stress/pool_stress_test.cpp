@@ -131,7 +131,7 @@ TYPED_TEST(SchedulerStress, OversubscribedPoolUnderConstantLoadLosesNothing) {
 // the other worker sleeps (a lost wake-up), the pair deadlocks and the watchdog fails the
 // test. A random pause before each round lets the workers be anywhere in their search.
 TYPED_TEST(SchedulerStress, TwoTasksThatWaitForEachOtherAlwaysRunTogether) {
-  const std::size_t rounds = test::scaled(20'000);
+  test::RoundBudget budget(test::scaled(20'000), test::scaled(2'000));
   auto pool = TypeParam::make(2);
   const std::uint64_t seed = test::test_seed();
   std::cout << "[ stress   ] seed " << seed << "\n";
@@ -140,7 +140,7 @@ TYPED_TEST(SchedulerStress, TwoTasksThatWaitForEachOtherAlwaysRunTogether) {
   // 300 s with either sleep protocol (each round needs the caller and both workers to get a
   // core in turn), which a whole-test limit reported as a lost wake-up.
   test::Watchdog watchdog("rendezvous of two outside tasks", 120s);
-  for (std::size_t round = 0; round < rounds; ++round) {
+  for (std::size_t round = 0; budget.run(round); ++round) {
     std::atomic<int> arrived{0};
     auto meet = [&arrived] {
       // acq_rel / acquire: each side sees the other's arrival.
@@ -153,7 +153,7 @@ TYPED_TEST(SchedulerStress, TwoTasksThatWaitForEachOtherAlwaysRunTogether) {
     pool->wait_idle();
     watchdog.progress();
   }
-  EXPECT_EQ(pool->stats().executed(), 2 * rounds);
+  EXPECT_EQ(pool->stats().executed(), 2 * budget.rounds_run());
 }
 
 }  // namespace

@@ -43,13 +43,14 @@ void pause_between_rounds(test::Jitter& jitter) {
 TEST_P(SearchProtocolStress, OneTaskAtATimeIntoASleepingPoolIsAlwaysRun) {
   const std::size_t workers = GetParam();
   const std::size_t rounds = rounds_for(workers, 5'000);
+  test::RoundBudget budget(rounds, rounds / 10);
   Pool pool({.workers = workers, .pinning = Pinning::none});
   const std::uint64_t seed = test::test_seed();
   std::cout << "[ stress   ] seed " << seed << "\n";
   test::Jitter jitter(seed, 256);
   test::Watchdog watchdog("one task into a sleeping pool", 120s);  // per round
   std::atomic<std::size_t> ran{0};
-  for (std::size_t round = 0; round < rounds; ++round) {
+  for (std::size_t round = 0; budget.run(round); ++round) {
     pause_between_rounds(jitter);
     if (round % 2 == 0) {
       // relaxed: read after wait_idle().
@@ -61,7 +62,7 @@ TEST_P(SearchProtocolStress, OneTaskAtATimeIntoASleepingPoolIsAlwaysRun) {
     pool.wait_idle();
     watchdog.progress();
   }
-  EXPECT_EQ(ran.load(std::memory_order_relaxed), rounds);
+  EXPECT_EQ(ran.load(std::memory_order_relaxed), budget.rounds_run());
 }
 
 // As many tasks as workers that can only finish together (each waits until all have
@@ -71,12 +72,13 @@ TEST_P(SearchProtocolStress, OneTaskAtATimeIntoASleepingPoolIsAlwaysRun) {
 TEST_P(SearchProtocolStress, AsManyTasksAsWorkersThatWaitForEachOtherAllRunTogether) {
   const std::size_t workers = GetParam();
   const std::size_t rounds = rounds_for(workers, 2'000);
+  test::RoundBudget budget(rounds, rounds / 10);
   Pool pool({.workers = workers, .pinning = Pinning::none});
   const std::uint64_t seed = test::test_seed();
   std::cout << "[ stress   ] seed " << seed << "\n";
   test::Jitter jitter(seed, 256);
   test::Watchdog watchdog("rendezvous of every worker", 120s);  // per round
-  for (std::size_t round = 0; round < rounds; ++round) {
+  for (std::size_t round = 0; budget.run(round); ++round) {
     std::atomic<std::size_t> arrived{0};
     auto meet = [&arrived, workers] {
       // acq_rel / acquire: each task sees the others' arrivals.
@@ -95,7 +97,7 @@ TEST_P(SearchProtocolStress, AsManyTasksAsWorkersThatWaitForEachOtherAllRunToget
     pool.wait_idle();
     watchdog.progress();
   }
-  EXPECT_EQ(pool.stats().executed(), rounds * workers);
+  EXPECT_EQ(pool.stats().executed(), budget.rounds_run() * workers);
 }
 
 }  // namespace
