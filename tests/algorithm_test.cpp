@@ -51,7 +51,7 @@ TYPED_TEST_SUITE(AlgorithmTest, Systems);
 template <class System>
 class SingleQueueAlgorithmTest : public test::WatchedTest {};
 
-using SingleQueueSystems = ::testing::Types<test::SingleQueueLocked, test::SingleQueueLockFree>;
+using test::SingleQueueSystems;
 TYPED_TEST_SUITE(SingleQueueAlgorithmTest, SingleQueueSystems);
 
 using AlgorithmFixture = test::WatchedTest;

@@ -45,7 +45,7 @@ TYPED_TEST_SUITE(MapStreamTest, Systems);
 template <class System>
 class SingleQueueMapStreamTest : public test::WatchedTest {};
 
-using SingleQueueSystems = ::testing::Types<test::SingleQueueLocked, test::SingleQueueLockFree>;
+using test::SingleQueueSystems;
 TYPED_TEST_SUITE(SingleQueueMapStreamTest, SingleQueueSystems);
 
 // --- Helpers ---------------------------------------------------------------------------------

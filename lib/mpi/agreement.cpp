@@ -25,8 +25,10 @@ enum Field : std::size_t {
   kInputs,
   kChunking,
   kChunkItems,
-  kProblem,   // 1 on a rank whose own arguments are bad
-  kRootSize,  // the root's input size (0 from the others): its maximum is the size
+  kFirstHigh,  // the index range's begin, in two 32-bit halves: each field is negated below,
+  kFirstLow,   // which a full 64-bit value could overflow
+  kProblem,    // 1 on a rank whose own arguments are bad
+  kRootSize,   // the root's input size (0 from the others): its maximum is the size
   kFields
 };
 
@@ -39,6 +41,8 @@ constexpr std::array<const char*, kFields> kFieldNames = {
     "Inputs mode",
     "chunking",
     "chunk size",
+    "first index (begin)",
+    "first index (begin)",
     "",
     ""};
 
@@ -56,6 +60,8 @@ std::size_t agree(Cluster& cluster, std::uint64_t call, const CallShape& shape) 
   fields[kInputs] = static_cast<std::int64_t>(options.inputs);
   fields[kChunking] = static_cast<std::int64_t>(options.chunking.kind());
   fields[kChunkItems] = static_cast<std::int64_t>(options.chunking.items());
+  fields[kFirstHigh] = static_cast<std::int64_t>(shape.first_index >> 32);
+  fields[kFirstLow] = static_cast<std::int64_t>(shape.first_index & 0xFFFF'FFFFU);
   fields[kProblem] = shape.local_problem ? 1 : 0;
   fields[kRootSize] = cluster.rank() == options.root ? static_cast<std::int64_t>(shape.size) : 0;
   for (std::size_t i = 0; i < kFields; ++i) fields[kFields + i] = -fields[i];

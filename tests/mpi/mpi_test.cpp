@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <numeric>
 #include <stdexcept>
 #include <string>
@@ -277,6 +278,22 @@ TEST(MpiErrors, DifferentSizesOnDifferentRanksAreCallMismatchEverywhere) {
   }
   const auto out = forage::mpi::parallel_map(cluster(), numbers(10), square_plus_one);
   EXPECT_EQ(out.has_value(), is_root());
+}
+
+TEST(MpiErrors, SameCountFromADifferentBeginIsCallMismatchEverywhere) {
+  if (cluster().size() < 2) GTEST_SKIP() << "needs two ranks";
+  const int begin = cluster().rank() == 1 ? 5 : 0;
+  EXPECT_THROW(forage::mpi::parallel_for(cluster(), begin, begin + 10, [](int) {}),
+               forage::mpi::CallMismatch);
+  EXPECT_THROW(forage::mpi::parallel_reduce(
+                   cluster(), std::int64_t{begin} - 7, std::int64_t{begin} + 3, std::int64_t{0},
+                   [](std::int64_t i) { return i; }, std::plus<>{}),
+               forage::mpi::CallMismatch);
+  // A negative begin that every rank agrees on is fine.
+  EXPECT_EQ(forage::mpi::parallel_reduce(
+                cluster(), std::int64_t{-5}, std::int64_t{5}, std::int64_t{0},
+                [](std::int64_t i) { return i; }, std::plus<>{}),
+            -5);
 }
 
 TEST(MpiErrors, BadArgumentsAreTypedErrorsOnEveryRank) {

@@ -188,8 +188,12 @@ void parallel_for(Cluster& cluster, I begin, I end, F&& fn, const MapOptions& op
   shaped.results = Results::distributed;
   shaped.inputs = Inputs::replicated;
   const std::size_t count = forage::detail::count_between(begin, end);
-  const detail::CallShape shape{detail::Algorithm::for_each_index, count, shaped, false,
-                                detail::check_root(cluster, shaped, kWhere)};
+  const detail::CallShape shape{detail::Algorithm::for_each_index,
+                                count,
+                                shaped,
+                                false,
+                                detail::check_root(cluster, shaped, kWhere),
+                                static_cast<std::uint64_t>(begin)};
   const std::size_t total = detail::rt::agree(cluster, call, shape);
   detail::ForRunner<I, std::remove_reference_t<F>> runner(cluster.pool(), begin, fn);
   if (auto failure = detail::rt::dispatch(cluster, call, shape, total, runner)) {
@@ -214,8 +218,12 @@ template <std::integral I, class T, class Map, class Reduce>
       shaped.results = Results::everywhere;
       shaped.inputs = Inputs::replicated;
       const std::size_t count = forage::detail::count_between(begin, end);
-      const detail::CallShape shape{detail::Algorithm::reduce, count, shaped, true,
-                                    detail::check_root(cluster, shaped, kWhere)};
+      const detail::CallShape shape{detail::Algorithm::reduce,
+                                    count,
+                                    shaped,
+                                    true,
+                                    detail::check_root(cluster, shaped, kWhere),
+                                    static_cast<std::uint64_t>(begin)};
       const std::size_t total = detail::rt::agree(cluster, call, shape);
       detail::ReduceRunner<I, T, std::remove_reference_t<Map>, std::remove_reference_t<Reduce>>
           runner(cluster.pool(), begin, identity, map, reduce, cluster.rank() == shaped.root);

@@ -30,6 +30,9 @@ struct CallShape {
   // Set when this rank's own arguments are bad: it throws InvalidArgument with this text, the
   // others CallMismatch (every rank still takes part in the agreement first).
   std::optional<std::string> local_problem{};
+  // parallel_for and parallel_reduce: `begin` of the index range, as its 64 bits (two's
+  // complement for a negative one), so [0, 10) on one rank and [5, 15) on another disagree.
+  std::uint64_t first_index = 0;
 };
 
 struct Chunk {
