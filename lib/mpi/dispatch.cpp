@@ -12,6 +12,7 @@
 #include <string>
 #include <thread>
 
+#include "exception_text.hpp"
 #include "forage/mpi/errors.hpp"
 #include "mpi/root_dispatcher.hpp"
 #include "mpi/transport.hpp"
@@ -202,6 +203,10 @@ void throw_remote_error(const char* where, const Failure& failure) {
   throw RemoteError(std::string(where) + ": item " + std::to_string(failure.index) +
                         " failed on rank " + std::to_string(failure.rank) + ": " + failure.message,
                     failure.rank, failure.index, failure.message);
+}
+
+std::string exception_message(const std::exception_ptr& error) {
+  return forage::detail::describe_exception(error);
 }
 
 }  // namespace rt

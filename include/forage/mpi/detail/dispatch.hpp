@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <optional>
 #include <span>
@@ -101,6 +102,10 @@ void broadcast(Cluster& cluster, int root, std::vector<std::byte>& bytes);
 void broadcast(Cluster& cluster, int root, std::span<std::byte> bytes);
 
 [[noreturn]] void throw_remote_error(const char* where, const Failure& failure);
+
+// The text of an element function's exception, for RemoteError (the library's one
+// description of a caught exception, lib/exception_text.hpp).
+std::string exception_message(const std::exception_ptr& error);
 
 }  // namespace rt
 

@@ -36,11 +36,11 @@ class PoolRunner : public ChunkRunner {
       commit(chunk_);
       return ChunkStatus::done;
     } catch (const ItemError& e) {
-      failure = {chunk_.first + e.index(), message_of(e.original())};
+      failure = {chunk_.first + e.index(), rt::exception_message(e.original())};
     } catch (const Cancelled&) {
       return ChunkStatus::stopped;
     } catch (...) {
-      failure = {chunk_.first, message_of(std::current_exception())};
+      failure = {chunk_.first, rt::exception_message(std::current_exception())};
     }
     return ChunkStatus::failed;
   }
@@ -57,16 +57,6 @@ class PoolRunner : public ChunkRunner {
   Pool& pool_;
 
  private:
-  static std::string message_of(const std::exception_ptr& error) {
-    try {
-      std::rethrow_exception(error);
-    } catch (const std::exception& e) {
-      return e.what();
-    } catch (...) {
-      return "an exception not derived from std::exception";
-    }
-  }
-
   Chunk chunk_{0, 0};
   Future<void> running_;
 };
