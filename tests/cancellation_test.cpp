@@ -8,12 +8,14 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <latch>
 #include <numeric>
 #include <span>
 #include <stdexcept>
 #include <stop_token>
 #include <thread>
+#include <typeinfo>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -455,23 +457,74 @@ TYPED_TEST(CancellationTest, ShutdownStopStopsRunningTasksAndCancelsPendingOnes)
   EXPECT_THROW(pending.get(), Cancelled);
 }
 
-TYPED_TEST(CancellationTest, ShutdownStopEndsALongParallelForWithCancelled) {
-  auto pool = this->make_pool();
+// Runs `call(started)` on another thread, stops the pool once the call set `started`, and
+// expects the call to end with Cancelled; any other exception is reported as a failure (not
+// left to escape the thread and abort the run).
+template <class PoolType, class Call>
+void expect_shutdown_stop_ends_with_cancelled(PoolType& pool, const char* what, Call call) {
   std::atomic<bool> started{false};
   std::atomic<bool> cancelled{false};  // relaxed: read after caller.join()
+  std::exception_ptr other;            // read after caller.join()
   std::thread caller([&] {
     try {
-      parallel_for(*pool, std::uint64_t{0}, std::uint64_t{1'000'000'000'000}, [&](std::uint64_t) {
-        started.store(true, std::memory_order_relaxed);  // relaxed: a go signal only
-      });
+      call(started);
     } catch (const Cancelled&) {
       cancelled.store(true, std::memory_order_relaxed);
+    } catch (...) {
+      other = std::current_exception();
     }
   });
   spin_until([&] { return started.load(std::memory_order_relaxed); });
-  pool->shutdown(Shutdown::stop);
+  pool.shutdown(Shutdown::stop);
   caller.join();
-  EXPECT_TRUE(cancelled.load(std::memory_order_relaxed));
+  if (other) {
+    try {
+      std::rethrow_exception(other);
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "the stopped " << what << " threw " << typeid(e).name() << ": " << e.what();
+    }
+  }
+  EXPECT_TRUE(cancelled.load(std::memory_order_relaxed)) << what;
+}
+
+TYPED_TEST(CancellationTest, ShutdownStopEndsALongParallelForWithCancelled) {
+  auto pool = this->make_pool();
+  expect_shutdown_stop_ends_with_cancelled(*pool, "parallel_for", [&](std::atomic<bool>& started) {
+    parallel_for(*pool, std::uint64_t{0}, std::uint64_t{1'000'000'000'000}, [&](std::uint64_t) {
+      started.store(true, std::memory_order_relaxed);  // relaxed: a go signal only
+    });
+  });
+}
+
+// With many small chunks, a single queue is still posting them when the stop closes the pool:
+// the refused rest is skipped, and the call ends with the stop's Cancelled, not PoolClosed.
+TYPED_TEST(CancellationTest, ShutdownStopWhileChunksAreBeingPostedEndsWithCancelled) {
+  auto pool = this->make_pool();
+  MapOptions options;
+  options.chunking = Chunking::fixed(1000);
+  expect_shutdown_stop_ends_with_cancelled(*pool, "parallel_for", [&](std::atomic<bool>& started) {
+    parallel_for(
+        *pool, std::size_t{0}, std::size_t{200'000'000},
+        [&](std::size_t) {
+          started.store(true, std::memory_order_relaxed);  // relaxed: a go signal only
+        },
+        options);
+  });
+}
+
+// imap posts a chunk each time the consumer drains one: a post refused by Shutdown::stop ends
+// the stream with Cancelled.
+TYPED_TEST(CancellationTest, ShutdownStopEndsAnImapThatIsStillPostingWithCancelled) {
+  auto pool = this->make_pool();
+  const std::vector<int> inputs(2'000'000, 1);
+  std::size_t consumed = 0;  // read after the call's thread was joined
+  expect_shutdown_stop_ends_with_cancelled(*pool, "imap", [&](std::atomic<bool>& started) {
+    for (int r : imap(*pool, inputs, [](int x) { return x; })) {
+      consumed += static_cast<std::size_t>(r);
+      started.store(true, std::memory_order_relaxed);  // relaxed: a go signal only
+    }
+  });
+  EXPECT_LT(consumed, inputs.size());
 }
 
 TYPED_TEST(CancellationTest, ShutdownStopRacingSubmitsEndsEveryFuture) {

@@ -40,16 +40,21 @@ class IdleTracker {
   // the pool is closed. Any thread.
   bool try_admit(std::uint64_t tasks = 1) noexcept {
     const std::uint64_t added = tasks << kCountShift;
-    // relaxed: the CAS below re-reads the value.
-    std::uint64_t state = external_.load(std::memory_order_relaxed);
+    // acquire (this load and a failed CAS): a refusal synchronises with close()'s release, so
+    // the refused caller sees what the closer did before closing; Shutdown::stop requested
+    // the pool's stop first, and a parallel algorithm refused halfway through posting its
+    // chunks must see that request to end with Cancelled rather than PoolClosed.
+    std::uint64_t state = external_.load(std::memory_order_acquire);
     do {
       if ((state & kClosedBit) != 0) return false;
-      // relaxed: the count is published to workers by the queue's own release/acquire (the
-      // enqueue that follows), and to the quiescence reader through the worker's release of
-      // its finish count. Closing is an RMW on the same word, so admit and close are totally
-      // ordered: a task either is admitted before the close or sees the closed bit.
-    } while (!external_.compare_exchange_weak(state, state + added, std::memory_order_relaxed,
-                                              std::memory_order_relaxed));
+      // acquire on success too only because g++ rejects a failure order stronger than the
+      // success order (-Winvalid-memory-model); the count itself needs no order: it is
+      // published to workers by the queue's own release/acquire (the enqueue that follows),
+      // and to the quiescence reader through the worker's release of its finish count.
+      // Closing is an RMW on the same word, so admit and close are totally ordered: a task
+      // either is admitted before the close or sees the closed bit.
+    } while (!external_.compare_exchange_weak(state, state + added, std::memory_order_acquire,
+                                              std::memory_order_acquire));
     FORAGE_ASSERT((added >> kCountShift) == tasks && state + added > state,
                   "IdleTracker::try_admit overflowed the admitted count: " + decode(state) + " + " +
                       std::to_string(tasks));

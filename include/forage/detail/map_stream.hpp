@@ -36,6 +36,7 @@
 #include "forage/detail/stop_node.hpp"
 #include "forage/detail/task.hpp"
 #include "forage/detail/wait_word.hpp"
+#include "forage/errors.hpp"
 #include "forage/executor.hpp"
 #include "forage/map_options.hpp"
 
@@ -159,6 +160,10 @@ class MapStream {
       State* state = slot->state;
       if (action == TaskAction::run) {
         slot->run();
+      } else if (state->stopped()) {
+        // A stop (Shutdown::stop among them) ends the stream: a skipped chunk, so the
+        // consumer gets the stop's Cancelled, not a chunk cancelled by cancel_pending.
+        slot->cut_short = true;
       } else {
         slot->cancelled = true;
       }
@@ -312,8 +317,14 @@ class MapStream {
       ++active_;
       in_flight_.add();
       if constexpr (Ordered) slot.ready.add();
-      SchedulerAccess::post(executor_,
-                            &slot);  // a refusal cancels the slot (publishing it) before throwing
+      try {
+        SchedulerAccess::post(executor_, &slot);
+      } catch (const PoolClosed&) {
+        // The refusal cancelled the slot (publishing it) before throwing. Shutdown::stop
+        // requests the stop before it closes the pool, and a refusal acquires the close: a
+        // stream refused because of a stop sees stopped() and drains to the stop's Cancelled.
+        if (!stopped()) throw;
+      }
       return true;
     }
 

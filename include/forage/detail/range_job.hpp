@@ -35,6 +35,7 @@
 #include "forage/detail/stop_node.hpp"
 #include "forage/detail/task.hpp"
 #include "forage/detail/wait_word.hpp"
+#include "forage/errors.hpp"
 #include "forage/executor.hpp"
 #include "forage/join.hpp"
 #include "forage/map_options.hpp"
@@ -436,6 +437,16 @@ std::optional<typename Body::Partial> run_in_chunks(E& executor, RangeJob<Body>&
   auto partials = std::make_unique<std::optional<Partial>[]>(count);
   CountLatch finished(static_cast<std::uint32_t>(count));
   std::size_t posted = 0;
+  // A post that throws cancelled (and counted) its chunk; the ones never posted are counted
+  // here, then the posted ones are waited for: none may outlive `chunks`.
+  const auto abandon_unposted = [&] {
+    for (std::size_t k = posted + 1; k < count; ++k) finished.count_down();
+    finished.wait();
+  };
+  const auto release_and_rethrow = [&] {
+    for (std::size_t k = 0; k < posted; ++k) job.discard(partials[k]);
+    throw;
+  };
   try {
     for (; posted < count; ++posted) {
       ChunkTask<Body>& task = chunks[posted];
@@ -446,14 +457,17 @@ std::optional<typename Body::Partial> run_in_chunks(E& executor, RangeJob<Body>&
       task.end = std::min(total, task.begin + chunk);
       SchedulerAccess::post(executor, &task);
     }
+  } catch (const PoolClosed&) {
+    abandon_unposted();
+    // Shutdown::stop requests the stop before it closes the pool, and a refusal acquires the
+    // close, so a refusal caused by a stop sees stopped(). Then the job ends as the stop says
+    // (Cancelled with the count of items that ran, below), not with PoolClosed: the pool took
+    // this call and stopped it while its chunks were still being posted.
+    if (!job.stopped()) release_and_rethrow();
+    job.skip(total - std::min(total, (posted + 1) * chunk));
   } catch (...) {
-    // The refused chunk was cancelled (and counted) by post(); the ones never posted are
-    // counted here, then the posted ones are waited for: none may outlive `chunks`, and what
-    // they built is released.
-    for (std::size_t k = posted + 1; k < count; ++k) finished.count_down();
-    finished.wait();
-    for (std::size_t k = 0; k < posted; ++k) job.discard(partials[k]);
-    throw;
+    abandon_unposted();
+    release_and_rethrow();
   }
   finished.wait();
   std::optional<Partial> result = std::move(partials[0]);
