@@ -36,10 +36,24 @@ std::uint64_t PoolStats::wakes() const noexcept {
 
 namespace detail {
 
+namespace {
+
+// A task count with a batch adjustment (WorkerCounters::batch_executed_adjust), clamped at 0
+// for a snapshot taken between an entry's count and its items'.
+std::uint64_t adjusted(std::uint64_t tasks, std::int64_t adjust) noexcept {
+  if (adjust >= 0) return tasks + static_cast<std::uint64_t>(adjust);
+  const auto less = static_cast<std::uint64_t>(-adjust);
+  return tasks > less ? tasks - less : 0;
+}
+
+}  // namespace
+
 WorkerStats WorkerCounters::snapshot() const {
   // relaxed: statistics; each counter is exact, the set is not one instant.
-  return WorkerStats{.executed = executed.load(std::memory_order_relaxed),
-                     .cancelled = cancelled.load(std::memory_order_relaxed),
+  return WorkerStats{.executed = adjusted(executed.load(std::memory_order_relaxed),
+                                          batch_executed_adjust.load(std::memory_order_relaxed)),
+                     .cancelled = adjusted(cancelled.load(std::memory_order_relaxed),
+                                           batch_cancelled_adjust.load(std::memory_order_relaxed)),
                      .stolen = stolen.load(std::memory_order_relaxed),
                      .steal_attempts = steal_attempts.load(std::memory_order_relaxed),
                      .parks = parks.load(std::memory_order_relaxed),

@@ -479,5 +479,30 @@ TYPED_TEST(BulkSubmit, WaitIdleWaitsForTheWholeBatch) {
   EXPECT_EQ(ran.load(std::memory_order_relaxed), 200);
 }
 
+// spawn_all queues a big batch as groups of consecutive items (task_slab.hpp); a second worker
+// must still be able to run the rest of a group whose first item is long. Item 0 waits until
+// every other item ran: with the rest of its group stuck behind it, it would wait for ever.
+TYPED_TEST(BulkSubmit, ALongItemDoesNotHoldUpTheItemsQueuedWithIt) {
+  constexpr int kItems = 10'000;
+  auto pool = TypeParam::make(2);
+  std::atomic<int> others_done{0};
+  std::atomic<int> seen_by_first{-1};  // relaxed: read after wait_idle()
+  pool->spawn_all(iota_vector(kItems), [&](int i) {
+    if (i != 0) {
+      others_done.fetch_add(1, std::memory_order_relaxed);  // relaxed: a progress count
+      return;
+    }
+    const auto give_up = std::chrono::steady_clock::now() + 20s;
+    while (others_done.load(std::memory_order_relaxed) < kItems - 1 &&
+           std::chrono::steady_clock::now() < give_up) {
+      std::this_thread::yield();
+    }
+    seen_by_first.store(others_done.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  });
+  pool->wait_idle();
+  EXPECT_EQ(seen_by_first.load(std::memory_order_relaxed), kItems - 1)
+      << "other items that ran while item 0 waited (20 s at most)";
+}
+
 }  // namespace
 }  // namespace forage

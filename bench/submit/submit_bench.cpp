@@ -19,7 +19,8 @@
 //       way in.
 //   forage/spawn_all, single_queue_locked/spawn_all, single_queue_lock_free/spawn_all
 //       pool.spawn_all(indices, count) over the 1M indices, then wait_idle(): the same tasks
-//       as spawn, handed over as one batch (one admission, one bulk enqueue, one wake-up).
+//       as spawn, handed over as one batch (one admission, one bulk enqueue, one wake-up),
+//       queued as groups of 64 items that workers claim item by item (task_slab.hpp).
 //   forage/submit_all, single_queue_locked/submit_all, single_queue_lock_free/submit_all
 //       pool.submit_all(indices, return 1) -> the 1M futures in one call, then get() each.
 //       Both batch variants also time the single-call form (spawn / submit) on the same pool

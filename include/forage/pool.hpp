@@ -87,7 +87,9 @@ class Pool {
 
   // One task per item of `inputs`, fire and forget: spawn() for each item in one call, with
   // one admission, one enqueue and one wake-up decision for the whole batch (from outside,
-  // into the injection queue; on one of this pool's workers, onto that worker's deque).
+  // into the injection queue; on one of this pool's workers, onto that worker's deque). A
+  // sized input is queued as groups of up to 64 consecutive items, each claimed item by item
+  // by at most two workers at once (detail/task_slab.hpp), so a long item delays no other.
   // `inputs` is any input range, read once; each task holds its own copy of `fn` and an item
   // constructed from what iterating yields (a copy; pass move iterators to move the items),
   // and calls fn(item) with both as rvalues, as submit() does. An exception escaping fn goes

@@ -76,7 +76,8 @@ class SingleQueuePool {
     }
 
   // As Pool::spawn_all: one task per item, queued as one batch (one admission, one bulk
-  // enqueue into the shared queue, one wake-up decision), all or nothing.
+  // enqueue into the shared queue, one wake-up decision; a sized input as groups of items),
+  // all or nothing.
   template <std::ranges::input_range R, class F>
     requires detail::BulkInvocable<std::remove_reference_t<R>, F>
   void spawn_all(R&& inputs, F&& fn) {

@@ -48,6 +48,7 @@ class SingleQueueCore : public Scheduler {
   QueueKind kind() const noexcept { return kind_; }
   const std::string& name() const noexcept { return options_.name; }
 
+  bool cancelling() const noexcept override { return lifecycle_.cancelling(); }
   void report_error(std::exception_ptr error) noexcept override {
     deliver_error(&options_.on_error, options_.name, error);
   }

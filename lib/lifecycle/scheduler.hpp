@@ -54,6 +54,9 @@ class Scheduler {
   virtual bool take_steal_request() noexcept { return false; }
   // Delivers an error to PoolOptions::on_error (stderr when unset).
   virtual void report_error(std::exception_ptr error) noexcept = 0;
+  // Whether the pool cancels what it has not run yet (Shutdown::cancel_pending or stop): a
+  // hint, as PoolLifecycle::cancelling. Read by batch groups between their items.
+  virtual bool cancelling() const noexcept = 0;
 
   // The root of the stop nodes of this scheduler's tasks, groups and algorithms
   // (detail/stop_node.hpp); Shutdown::stop requests it.

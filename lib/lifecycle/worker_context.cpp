@@ -55,6 +55,7 @@ void deliver_error(const std::function<void(std::exception_ptr)>* handler,
 
 WorkerThreadScope::WorkerThreadScope(const Setup& setup) noexcept
     : context_(setup.context), options_(setup.options) {
+  context_.counters = setup.counters;
   tls_worker_context = &context_;
   try {
     name_and_pin(setup);

@@ -44,6 +44,12 @@ struct alignas(kCacheLine) WorkerCounters {
   std::atomic<std::uint64_t> sweeps{0};
   std::atomic<std::uint64_t> sweep_steal_attempts{0};
   std::atomic<std::uint64_t> wakes{0};
+  // relaxed: statistics only. What stats() adds to `executed` and `cancelled` so that they
+  // count the items of spawn_all's batch groups rather than the group entries the worker
+  // counted as tasks (task_slab.hpp, rt::count_batch_items); negative while an entry has been
+  // counted and its items not yet, so a snapshot clamps the sums at 0.
+  std::atomic<std::int64_t> batch_executed_adjust{0};
+  std::atomic<std::int64_t> batch_cancelled_adjust{0};
   // Written by the worker before it signals that it started; read after that signal.
   std::optional<int> pinned_cpu;
   std::string pin_error;
@@ -63,6 +69,7 @@ struct WorkerContext {
   std::size_t index = 0;
   const std::function<void(std::exception_ptr)>* on_error = nullptr;
   const std::string* pool_name = nullptr;
+  WorkerCounters* counters = nullptr;  // this worker's (set by WorkerThreadScope)
 };
 
 WorkerContext* current_worker_context() noexcept;

@@ -88,6 +88,7 @@ class PoolCore final : public Scheduler, public std::enable_shared_from_this<Poo
   bool take_back(Task* task) noexcept override;  // worker_loop.cpp
   bool take_steal_request() noexcept override;   // worker_loop.cpp
   void report_error(std::exception_ptr error) noexcept override;
+  bool cancelling() const noexcept override { return lifecycle_.cancelling(); }
 
   // wait_idle, shutdown, closed, stats, the handle's destructor.
   PoolLifecycle& lifecycle() noexcept { return lifecycle_; }

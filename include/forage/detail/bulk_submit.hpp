@@ -2,11 +2,11 @@
 // Pool and SingleQueuePool both come here.
 //
 // submit_all builds, per item, the block submit() would build (make_submit_state): the futures
-// keep them. spawn_all of a sized input builds every task in one TaskSlab (task_slab.hpp: one
-// allocation, freed when the last task finishes), because a whole batch alive at once is more
-// than the block allocator keeps; of an unsized input, one block per item as spawn() does. Once
-// per batch, what a single call costs in scheduling: one admission, one enqueue, one wake-up
-// decision (SchedulerAccess::post_batch).
+// keep them. spawn_all of a sized input builds every item in one TaskSlab (task_slab.hpp: one
+// allocation, freed when the last item finishes), queued as groups of consecutive items that
+// up to two workers claim item by item; of an unsized input, one block per item as spawn()
+// does. Once per batch, what a single call costs in scheduling: one admission, one enqueue,
+// one wake-up decision (SchedulerAccess::post_batch).
 //
 // All or nothing. The tasks are built first, into a TaskBatch; only a complete batch is
 // posted. If building throws (an item's copy, fn's copy, out of memory), the TaskBatch (or
@@ -101,23 +101,22 @@ struct ItemCall {
   void operator()() { std::invoke(std::move(fn), std::move(item)); }
 };
 
-// A sized input whose callable fits a slab: every task in one TaskSlab, built in input order,
-// then posted as one batch. All or nothing as TaskBatch: a build that throws destroys the tasks
-// built so far and frees the slab; a refused post cancels every task, which frees the slab.
+// A sized input whose callable fits a slab: every item in one TaskSlab, built in input order,
+// then its groups posted as one batch. All or nothing as TaskBatch: a build that throws
+// destroys the items built so far and frees the slab; a refused post cancels every group,
+// which destroys its items and at last frees the slab.
 template <class Call, class Executor, class R, class F>
 void spawn_all_in_slab(Executor& executor, const char* where, R& inputs, std::size_t count,
                        const F& fn) {
-  TaskSlab<Call>* slab = TaskSlab<Call>::allocate(count);
-  std::vector<Task*> tasks;
+  TaskSlab<Call>* slab = TaskSlab<Call>::allocate(count, executor.worker_count());
+  std::vector<Task*> groups;
   std::size_t built = 0;
   bool items_left = false;
   try {
-    tasks.reserve(count);
+    groups.reserve(slab->groups());
     auto it = std::ranges::begin(inputs);
     const auto end = std::ranges::end(inputs);
-    for (; it != end && built < count; ++it, ++built) {
-      tasks.push_back(slab->construct(built, Call{fn, *it}));
-    }
+    for (; it != end && built < count; ++it, ++built) slab->construct(built, Call{fn, *it});
     items_left = it != end;
   } catch (...) {
     slab->discard_built(built);
@@ -130,7 +129,8 @@ void spawn_all_in_slab(Executor& executor, const char* where, R& inputs, std::si
                           " but it holds " +
                           (items_left ? "more items" : std::to_string(built) + " items"));
   }
-  SchedulerAccess::post_batch(executor, tasks.data(), tasks.size());
+  for (std::size_t g = 0; g < slab->groups(); ++g) groups.push_back(slab->group_task(g));
+  SchedulerAccess::post_batch(executor, groups.data(), groups.size());
 }
 
 template <class Executor, class R, class F>
