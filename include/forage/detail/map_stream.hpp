@@ -321,9 +321,10 @@ class MapStream {
         SchedulerAccess::post(executor_, &slot);
       } catch (const PoolClosed&) {
         // The refusal cancelled the slot (publishing it) before throwing. Shutdown::stop
-        // requests the stop before it closes the pool, and a refusal acquires the close: a
-        // stream refused because of a stop sees stopped() and drains to the stop's Cancelled.
-        if (!stopped()) throw;
+        // requests the pool's stop before it closes the pool, and a refusal acquires the
+        // close: a stream refused because of a stop sees the request and drains to the stop's
+        // Cancelled. A plain shutdown() still refuses with PoolClosed.
+        if (!SchedulerAccess::stop_root(executor_)->own_requested()) throw;
       }
       return true;
     }

@@ -459,11 +459,12 @@ std::optional<typename Body::Partial> run_in_chunks(E& executor, RangeJob<Body>&
     }
   } catch (const PoolClosed&) {
     abandon_unposted();
-    // Shutdown::stop requests the stop before it closes the pool, and a refusal acquires the
-    // close, so a refusal caused by a stop sees stopped(). Then the job ends as the stop says
-    // (Cancelled with the count of items that ran, below), not with PoolClosed: the pool took
-    // this call and stopped it while its chunks were still being posted.
-    if (!job.stopped()) release_and_rethrow();
+    // Shutdown::stop requests the pool's stop before it closes the pool, and a refusal
+    // acquires the close, so a refusal caused by a stop sees the request. Then the job ends as
+    // the stop says (Cancelled with the count of items that ran, below), not with PoolClosed:
+    // the pool took this call and stopped it while its chunks were still being posted. (Not
+    // job.stopped(): the refused chunk's own failure stops the job too.)
+    if (!SchedulerAccess::stop_root(executor)->own_requested()) release_and_rethrow();
     job.skip(total - std::min(total, (posted + 1) * chunk));
   } catch (...) {
     abandon_unposted();
