@@ -527,6 +527,31 @@ TYPED_TEST(CancellationTest, ShutdownStopEndsAnImapThatIsStillPostingWithCancell
   EXPECT_LT(consumed, inputs.size());
 }
 
+// A closed pool refuses an algorithm from outside with PoolClosed, whichever shutdown closed
+// it: only a stop that lands while the call is running turns the refusal into Cancelled.
+TYPED_TEST(CancellationTest, EveryShutdownModeRefusesALaterAlgorithmWithPoolClosed) {
+  for (const Shutdown mode : {Shutdown::drain, Shutdown::cancel_pending, Shutdown::stop}) {
+    auto pool = this->make_pool();
+    pool->shutdown(mode);
+    const std::vector<int> inputs(1000, 1);
+    std::atomic<int> ran{0};
+    const auto item = [&ran](int x) {
+      ran.fetch_add(1, std::memory_order_relaxed);  // relaxed: read after the calls returned
+      return x;
+    };
+    EXPECT_THROW((void)parallel_map(*pool, inputs, item), PoolClosed);
+    EXPECT_THROW(parallel_for(*pool, std::size_t{0}, inputs.size(),
+                              [&](std::size_t) { ran.fetch_add(1, std::memory_order_relaxed); }),
+                 PoolClosed);
+    EXPECT_THROW(
+        {
+          for (int r : imap(*pool, inputs, item)) (void)r;
+        },
+        PoolClosed);
+    EXPECT_EQ(ran.load(std::memory_order_relaxed), 0);
+  }
+}
+
 TYPED_TEST(CancellationTest, ShutdownStopRacingSubmitsEndsEveryFuture) {
   for (int round = 0; round < static_cast<int>(test::scaled(40)); ++round) {
     auto pool = this->make_pool();

@@ -320,12 +320,15 @@ class MapStream {
       try {
         SchedulerAccess::post(executor_, &slot);
       } catch (const PoolClosed&) {
-        // The refusal cancelled the slot (publishing it) before throwing. Shutdown::stop
-        // requests the pool's stop before it closes the pool, and a refusal acquires the
-        // close: a stream refused because of a stop sees the request and drains to the stop's
-        // Cancelled. A plain shutdown() still refuses with PoolClosed.
-        if (!SchedulerAccess::stop_root(executor_)->own_requested()) throw;
+        // The refusal cancelled the slot (publishing it) before throwing. A pool stopped
+        // (Shutdown::stop) after it took this stream's first chunk: the stream drains to the
+        // stop's Cancelled. Shutdown::stop requests the pool's stop before it closes the pool,
+        // and a refusal acquires the close, so the refusal sees the request. A stream refused
+        // outright, or by a plain shutdown(), gets PoolClosed.
+        if (!posted_any_ || !SchedulerAccess::stop_root(executor_)->own_requested()) throw;
+        return true;
       }
+      posted_any_ = true;
       return true;
     }
 
@@ -452,6 +455,7 @@ class MapStream {
     std::ranges::iterator_t<View> next_input_{};
     std::size_t next_index_ = 0;
     bool input_ended_ = false;        // the end was seen, or the input threw
+    bool posted_any_ = false;         // the pool took at least one chunk
     std::exception_ptr input_error_;  // what the input threw; rethrown after the last result
     std::size_t active_ = 0;          // slots holding a chunk not yet fully consumed
     std::size_t head_ = 0;            // ordered: the slot whose chunk comes next

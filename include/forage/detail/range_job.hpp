@@ -459,12 +459,14 @@ std::optional<typename Body::Partial> run_in_chunks(E& executor, RangeJob<Body>&
     }
   } catch (const PoolClosed&) {
     abandon_unposted();
+    // A pool stopped (Shutdown::stop) after it took this call's first chunks: the job ends as
+    // the stop says (Cancelled with the count of items that ran, below), not with PoolClosed.
     // Shutdown::stop requests the pool's stop before it closes the pool, and a refusal
-    // acquires the close, so a refusal caused by a stop sees the request. Then the job ends as
-    // the stop says (Cancelled with the count of items that ran, below), not with PoolClosed:
-    // the pool took this call and stopped it while its chunks were still being posted. (Not
-    // job.stopped(): the refused chunk's own failure stops the job too.)
-    if (!SchedulerAccess::stop_root(executor)->own_requested()) release_and_rethrow();
+    // acquires the close, so the refusal sees the request. (Not job.stopped(): the refused
+    // chunk's own failure stops the job too.) A call refused outright gets PoolClosed.
+    if (posted == 0 || !SchedulerAccess::stop_root(executor)->own_requested()) {
+      release_and_rethrow();
+    }
     job.skip(total - std::min(total, (posted + 1) * chunk));
   } catch (...) {
     abandon_unposted();
