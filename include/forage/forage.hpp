@@ -16,4 +16,5 @@
 #include "forage/stop.hpp"
 #include "forage/topology.hpp"
 #include "forage/trace.hpp"
+#include "forage/version.hpp"
 #include "forage/when.hpp"

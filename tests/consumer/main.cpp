@@ -1,5 +1,6 @@
-// Builds against an installed forage; exits 0 when a pool ran every task and the futures
-// layer (templates in the installed headers, waiting in the installed library) works.
+// Builds against an installed (or vendored) forage; exits 0 when the library's version is the
+// headers', a pool ran every task and the futures layer (templates in the installed headers,
+// waiting in the installed library) works.
 #include <atomic>
 #include <cstdio>
 #include <utility>
@@ -27,7 +28,8 @@ int main() {
       sum += square;
     }
   }
-  std::printf("consumer: %d tasks ran, sum of squares %ld\n", ran.load(std::memory_order_relaxed),
-              sum);
+  std::printf("consumer of forage %s: %d tasks ran, sum of squares %ld\n", forage::version_string(),
+              ran.load(std::memory_order_relaxed), sum);
+  if (forage::version() != forage::kHeaderVersion) return 2;
   return ran.load(std::memory_order_relaxed) == 1000 && sum == 328350 ? 0 : 1;
 }

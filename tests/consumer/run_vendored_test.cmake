@@ -1,0 +1,19 @@
+# ctest driver: configure, build and run tests/consumer/vendored/, which builds forage from
+# its source tree inside its own build. Inputs: FORAGE_SOURCE_DIR, CONSUMER_SOURCE_DIR,
+# WORK_DIR, CXX_COMPILER, VENDOR_WITH (add_subdirectory or FetchContent).
+cmake_minimum_required(VERSION 3.25)  # policies of this version (IN_LIST)
+file(REMOVE_RECURSE "${WORK_DIR}")
+
+function(run_step)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE result)
+  if(NOT result EQUAL 0)
+    string(REPLACE ";" " " command "${ARGN}")
+    message(FATAL_ERROR "vendored test step failed (${result}): ${command}")
+  endif()
+endfunction()
+
+run_step(${CMAKE_COMMAND} -S "${CONSUMER_SOURCE_DIR}/vendored" -B "${WORK_DIR}" -G Ninja
+         -DCMAKE_CXX_COMPILER=${CXX_COMPILER} -DFORAGE_SOURCE_DIR=${FORAGE_SOURCE_DIR}
+         -DVENDOR_WITH=${VENDOR_WITH} -DFORAGE_MPI=OFF)
+run_step(${CMAKE_COMMAND} --build "${WORK_DIR}")
+run_step("${WORK_DIR}/vendored")
