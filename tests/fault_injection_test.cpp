@@ -423,7 +423,16 @@ TYPED_TEST(FaultInjectionTest, ConstructorGivesAWorkingPoolOrThrows) {
       pool->wait_idle();
       throw;
     }
-    EXPECT_EQ(first.get() + second.get(), 86);
+    // A get() that throws (a task's own submit failed) must not end this frame, and with it
+    // the latch, while the other task may still be inside arrive_and_wait().
+    int sum = 0;
+    try {
+      sum = first.get() + second.get();
+    } catch (...) {
+      pool->wait_idle();
+      throw;
+    }
+    EXPECT_EQ(sum, 86);
     // Fresh workers: their first joins grow what records them.
     const auto [left, right] = join(
         used, [] { return tree_sum(6); }, [] { return tree_sum(6); });
