@@ -8,13 +8,7 @@ cmake_minimum_required(VERSION 3.25)  # policies of this version (IN_LIST)
 file(REMOVE_RECURSE "${WORK_DIR}")
 set(prefix "${WORK_DIR}/prefix")
 
-function(run_step)
-  execute_process(COMMAND ${ARGN} RESULT_VARIABLE result)
-  if(NOT result EQUAL 0)
-    string(REPLACE ";" " " command "${ARGN}")
-    message(FATAL_ERROR "consumer test step failed (${result}): ${command}")
-  endif()
-endfunction()
+include(${CMAKE_CURRENT_LIST_DIR}/run_step.cmake)
 
 # Runs a pkg-config query against the installed .pc files only; the output in `out`.
 function(pkg_config out)

@@ -4,13 +4,7 @@
 cmake_minimum_required(VERSION 3.25)  # policies of this version (IN_LIST)
 file(REMOVE_RECURSE "${WORK_DIR}")
 
-function(run_step)
-  execute_process(COMMAND ${ARGN} RESULT_VARIABLE result)
-  if(NOT result EQUAL 0)
-    string(REPLACE ";" " " command "${ARGN}")
-    message(FATAL_ERROR "vendored test step failed (${result}): ${command}")
-  endif()
-endfunction()
+include(${CMAKE_CURRENT_LIST_DIR}/run_step.cmake)
 
 run_step(${CMAKE_COMMAND} -S "${CONSUMER_SOURCE_DIR}/vendored" -B "${WORK_DIR}" -G Ninja
          -DCMAKE_CXX_COMPILER=${CXX_COMPILER} -DFORAGE_SOURCE_DIR=${FORAGE_SOURCE_DIR}
