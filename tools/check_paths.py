@@ -48,6 +48,12 @@ ELSEWHERE = {
     "relacy.hpp",
     "thread_pool.hpp",  # rvaser's thread_pool, a benchmark peer
     "executor.hpp",  # also Taskflow's 2,554-line header (forage has include/forage/executor.hpp)
+    "app.cpp",  # the user's program in README's install examples
+    # What `cmake --install` writes from CMakeLists.txt's install(EXPORT) and file(CONFIGURE).
+    "forage-static-targets.cmake",
+    "forage-shared-targets.cmake",
+    "forage-<kind>-targets.cmake",
+    "forage-mpi-<kind>-*.cmake",
 }
 
 # A run of path characters that does not continue something before it (a URL, an absolute

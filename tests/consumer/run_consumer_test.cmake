@@ -38,13 +38,34 @@ foreach(internal work_deque.hpp atomics.hpp event_count.hpp)
   endif()
 endforeach()
 
-run_step(${CMAKE_COMMAND} -S "${CONSUMER_SOURCE_DIR}" -B "${WORK_DIR}/build" -G Ninja
-         -DCMAKE_CXX_COMPILER=${CXX_COMPILER} -DCMAKE_PREFIX_PATH=${prefix})
-run_step(${CMAKE_COMMAND} --build "${WORK_DIR}/build")
-run_step("${WORK_DIR}/build/consumer")
+# find_package: the shared library when it is installed (a shared build installs the static
+# one beside it), and the static one when asked for with forage_SHARED_LIBS=OFF.
+set(cmake_dir "${prefix}/${LIBDIR}/cmake/forage")
+set(kinds "")
+foreach(kind shared static)
+  if(EXISTS "${cmake_dir}/forage-${kind}-targets.cmake")
+    list(APPEND kinds ${kind})
+  endif()
+endforeach()
+if(NOT kinds)
+  message(FATAL_ERROR "no forage-<kind>-targets.cmake installed in ${cmake_dir}")
+endif()
+list(GET kinds 0 default_kind)
+foreach(kind ${kinds})
+  set(select "")
+  if(NOT kind STREQUAL default_kind)
+    set(select -Dforage_SHARED_LIBS=OFF)
+  endif()
+  run_step(${CMAKE_COMMAND} -S "${CONSUMER_SOURCE_DIR}" -B "${WORK_DIR}/build-${kind}" -G Ninja
+           -DCMAKE_CXX_COMPILER=${CXX_COMPILER} -DCMAKE_PREFIX_PATH=${prefix}
+           -DEXPECT_FORAGE_KIND=${kind} ${select})
+  run_step(${CMAKE_COMMAND} --build "${WORK_DIR}/build-${kind}")
+  run_step("${WORK_DIR}/build-${kind}/consumer")
+endforeach()
 
 # pkg-config: the version, and a program built with nothing but the flags it prints (the
-# source first: libforage.a is static, so it must come after what uses it).
+# source first, which a static libforage.a needs: it must come after what uses it). A shared
+# libforage.so in a temporary prefix is found at run time through LD_LIBRARY_PATH.
 pkg_config(modversion --modversion forage)
 if(NOT modversion STREQUAL VERSION)
   message(FATAL_ERROR "pkg-config says forage ${modversion}; the project is ${VERSION}")
@@ -52,7 +73,7 @@ endif()
 pkg_config(flags --cflags --libs forage)
 separate_arguments(flags UNIX_COMMAND "${flags}")
 run_step(${CXX_COMPILER} "${CONSUMER_SOURCE_DIR}/main.cpp" ${flags} -o "${WORK_DIR}/pc-consumer")
-run_step("${WORK_DIR}/pc-consumer")
+run_step(${CMAKE_COMMAND} -E env "LD_LIBRARY_PATH=${prefix}/${LIBDIR}" "${WORK_DIR}/pc-consumer")
 # forage-mpi.pc, where it was installed: the MPI example compiles and links with its flags
 # (running it needs mpiexec; the mpi tests do that).
 if(EXISTS "${prefix}/${LIBDIR}/pkgconfig/forage-mpi.pc")

@@ -12,9 +12,11 @@
 // Without mpiexec (a singleton) MPI runs as a one-rank world: the same binary runs on a laptop.
 #pragma once
 
+#include "forage/export.hpp"
+
 namespace forage::mpi {
 
-class Environment {
+class FORAGE_API Environment {
  public:
   // Initialises MPI (MPI_Init_thread), or adopts an MPI that is already initialised and
   // finalises nothing then. Throws MpiError if the thread level MPI provides is below
