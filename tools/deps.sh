@@ -56,6 +56,14 @@ FORAGE_CHART_PACKAGES=(
   python3-matplotlib
 )
 
+# Debian packages of forage (tests/packaging/package_test.sh): cpack's DEB generator needs
+# dpkg-shlibdeps and file to compute Depends; lintian checks the packages.
+FORAGE_PACKAGING_PACKAGES=(
+  dpkg-dev               # dpkg-shlibdeps
+  file                   # CPack's DEB generator finds the binaries with it
+  lintian                # checks the .deb files
+)
+
 # True when the Debian package $1 is installed (any architecture).
 forage_package_installed() {
   local status
