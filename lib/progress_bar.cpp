@@ -41,7 +41,7 @@ unsigned percent_of(std::size_t done, std::size_t total) {
   if (total <= std::numeric_limits<std::size_t>::max() / 100) {
     return static_cast<unsigned>(done * 100 / total);
   }
-  return static_cast<unsigned>(done / (total / 100));  // total >= 100 here
+  return static_cast<unsigned>(std::min<std::size_t>(100, done / (total / 100)));  // total >= 100
 }
 
 // Three significant digits with an SI suffix: "950", "9.50", "36.5k", "1.20M"; "--" unknown.

@@ -24,10 +24,13 @@ enum class ProgressBarMode : std::uint8_t {
 
 /// Where a ProgressBar writes and what it reads; every member has a working default.
 struct ProgressBarOptions {
-  /// The C stream written to when `sink` is empty; default: stderr. Flushed after each write.
+  /// The C stream written to when `sink` is empty; default: stderr. Flushed after each write;
+  /// must stay open while a copy of the bar exists (the last one may end the line). Write
+  /// errors are ignored, as a display's should be.
   std::FILE* file = stderr;
   /// Receives the text instead of `file` (tests, a logger). Called under the bar's lock, so never
-  /// concurrently with itself; what it throws leaves the bar's call (and stops the algorithm).
+  /// concurrently with itself, and must not call the bar; what it throws leaves the bar's call
+  /// (and so stops the algorithm).
   std::function<void(std::string_view)> sink{};
   /// automatic chooses from `file` (isatty(fileno(file))); with a `sink` it means lines.
   ProgressBarMode mode = ProgressBarMode::automatic;
