@@ -112,6 +112,14 @@ int main() {
     // [/chunking]
     expect(fixed == outputs && python == outputs, "every chunking to give the same result");
     expect(last_done == inputs.size(), "the last progress call to report every item");
+
+    // [progress_bar]
+    // On a terminal: one line redrawn at most 10 times a second, with a bar, the percentage,
+    // items/s and the time left. Piped or in a file: a line at 10%, 20%, ... 100%.
+    forage::ProgressBar bar("simulate");  // to stderr; ProgressBarOptions for another stream
+    auto shown = forage::parallel_map(pool, inputs, simulate, {.on_progress = bar});
+    // [/progress_bar]
+    expect(shown == outputs && bar.finished(), "the progress bar to end with the run");
   }
 
   {

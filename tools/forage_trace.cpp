@@ -11,6 +11,7 @@
 #include <iostream>
 #include <map>
 #include <numeric>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -18,6 +19,7 @@
 #include "forage/algorithm.hpp"
 #include "forage/join.hpp"
 #include "forage/pool.hpp"
+#include "forage/progress_bar.hpp"
 #include "forage/trace.hpp"
 
 namespace {
@@ -49,7 +51,9 @@ double skewed_work(std::size_t index) {
 }
 
 // Runs the workload; returns a line saying what ran, or throws if its result is wrong.
-std::string run(forage::Pool& pool, Workload workload, std::size_t size) {
+// `progress` (map only): the display its on_progress feeds, if any.
+std::string run(forage::Pool& pool, Workload workload, std::size_t size,
+                const std::optional<forage::ProgressBar>& progress) {
   switch (workload) {
     case Workload::tree: {
       const int depth = static_cast<int>(size);
@@ -82,7 +86,10 @@ std::string run(forage::Pool& pool, Workload workload, std::size_t size) {
     case Workload::map: {
       std::vector<std::size_t> inputs(size);
       std::iota(inputs.begin(), inputs.end(), std::size_t{0});
-      const forage::MapResults<double> out = forage::parallel_map(pool, inputs, skewed_work);
+      forage::MapOptions options;
+      if (progress) options.on_progress = *progress;
+      const forage::MapResults<double> out =
+          forage::parallel_map(pool, inputs, skewed_work, options);
       if (out.size() != size) throw std::runtime_error("map: wrong size");
       return "parallel_map of " + std::to_string(size) + " items, skewed work, adaptive chunks";
     }
@@ -120,6 +127,7 @@ int main(int argc, char** argv) {
   std::size_t workers = 2;
   std::size_t size = 0;
   std::string out_path;
+  std::string progress = "auto";
   app.add_option("-o,--out", out_path, "the JSON file to write")->required();
   app.add_option("--workload", workload_name,
                  "tree: tasks spawning tasks from inside the pool; fib: forage::join "
@@ -135,6 +143,11 @@ int main(int argc, char** argv) {
                  "map: items (default "
                  "4000000)")
       ->check(CLI::PositiveNumber);
+  app.add_option("--progress", progress,
+                 "map: a progress bar on stderr: auto (when stderr is a terminal), always (a line "
+                 "every 10% when it is not), never")
+      ->check(CLI::IsMember({"auto", "always", "never"}))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   const Workload workload = workloads.at(workload_name);
   if (size == 0) size = default_size(workload);
@@ -148,7 +161,12 @@ int main(int argc, char** argv) {
     std::ofstream out(out_path);
     if (!out) throw std::runtime_error("cannot open '" + out_path + "' for writing");
     forage::Pool pool({.workers = workers, .name = "trace", .trace = true});
-    const std::string what = run(pool, workload, size);
+    std::optional<forage::ProgressBar> bar;
+    if (workload == Workload::map && progress != "never") {
+      bar.emplace("forage-trace map");
+      if (progress == "auto" && bar->mode() != forage::ProgressBarMode::terminal) bar.reset();
+    }
+    const std::string what = run(pool, workload, size, bar);
     pool.wait_idle();
     const forage::Trace trace = pool.trace();
     forage::write_chrome_trace(trace, out);

@@ -9,6 +9,7 @@
 #include "forage/map_options.hpp"
 #include "forage/options.hpp"
 #include "forage/pool.hpp"
+#include "forage/progress_bar.hpp"
 #include "forage/promise.hpp"
 #include "forage/result_allocator.hpp"
 #include "forage/single_queue_pool.hpp"
