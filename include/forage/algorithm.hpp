@@ -49,6 +49,7 @@
 #include "forage/detail/submit.hpp"
 #include "forage/detail/task.hpp"
 #include "forage/executor.hpp"
+#include "forage/export.hpp"
 #include "forage/future.hpp"
 #include "forage/map_options.hpp"
 #include "forage/result_allocator.hpp"
@@ -58,7 +59,7 @@ namespace forage {
 
 namespace detail {
 
-namespace rt {
+namespace FORAGE_API rt {
 
 // Defined in lib/algorithm.cpp.
 [[noreturn]] void throw_output_size_mismatch(const char* where, std::size_t inputs,

@@ -9,31 +9,33 @@
 #include <system_error>
 #include <utility>
 
+#include "forage/export.hpp"
+
 namespace forage {
 
 // Base of every forage error.
-class Error : public std::runtime_error {
+class FORAGE_API Error : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
 
 // spawn/submit on a pool that has been shut down (Python: "cannot schedule new futures after
 // shutdown").
-class PoolClosed : public Error {
+class FORAGE_API PoolClosed : public Error {
  public:
   using Error::Error;
 };
 
 // A call that would block a pool's worker on work only that pool can finish: shutdown(),
 // wait_idle() or the destructor of a pool, called from one of its own workers.
-class WouldDeadlock : public Error {
+class FORAGE_API WouldDeadlock : public Error {
  public:
   using Error::Error;
 };
 
 // A bad argument: an empty callable, a worker count above Pool::kMaxWorkers, a malformed
 // synthetic topology.
-class InvalidArgument : public Error {
+class FORAGE_API InvalidArgument : public Error {
  public:
   using Error::Error;
 };
@@ -44,7 +46,7 @@ class InvalidArgument : public Error {
 // (MapOptions::stop, MapOptions::deadline, map_async's request_stop, TaskGroup::cancel,
 // Shutdown::stop) ended it, and TaskGroup::wait after cancel(): then items_run() says how many
 // items ran to the end before it stopped (the message says it too).
-class Cancelled : public Error {
+class FORAGE_API Cancelled : public Error {
  public:
   explicit Cancelled(const std::string& what, std::optional<std::size_t> items_run = std::nullopt)
       : Error(what), items_run_(items_run) {}
@@ -58,27 +60,27 @@ class Cancelled : public Error {
 };
 
 // get() on a future whose Promise was destroyed without a value or an exception.
-class BrokenPromise : public Error {
+class FORAGE_API BrokenPromise : public Error {
  public:
   using Error::Error;
 };
 
 // An operation on a future with no state: default-constructed, moved from, or handed to
 // share(), then(), on_done(), when_all() or when_any(). The message says which.
-class EmptyFuture : public Error {
+class FORAGE_API EmptyFuture : public Error {
  public:
   using Error::Error;
 };
 
 // get() a second time on a Future (its result is taken by the first), or get_future() a
 // second time on a Promise.
-class AlreadyRetrieved : public Error {
+class FORAGE_API AlreadyRetrieved : public Error {
  public:
   using Error::Error;
 };
 
 // set_value / set_exception on a Promise that already has a result.
-class PromiseAlreadySatisfied : public Error {
+class FORAGE_API PromiseAlreadySatisfied : public Error {
  public:
   using Error::Error;
 };
@@ -87,7 +89,7 @@ class PromiseAlreadySatisfied : public Error {
 // Carries the index of the item it threw on (its position in the input, counted from 0; for
 // parallel_for(begin, end), i - begin) and the original exception.
 // The algorithm rethrows the first such failure; items not yet started were skipped.
-class ItemError : public Error {
+class FORAGE_API ItemError : public Error {
  public:
   ItemError(const std::string& what, std::size_t index, std::exception_ptr original)
       : Error(what), index_(index), original_(std::move(original)) {}
@@ -103,7 +105,7 @@ class ItemError : public Error {
 };
 
 // hwloc could not load the machine's topology.
-class TopologyError : public Error {
+class FORAGE_API TopologyError : public Error {
  public:
   using Error::Error;
 };
@@ -112,7 +114,7 @@ class TopologyError : public Error {
 // constructor joined the workers it had started before throwing. limit() says which limit,
 // code() is what the system returned (pthread_create's errno), and the message says what to
 // change: a smaller PoolOptions::stack_size, fewer workers, or a higher limit.
-class ResourceError : public Error {
+class FORAGE_API ResourceError : public Error {
  public:
   enum class Limit {
     stack_size,  // the stack asked for cannot be reserved (PoolOptions::stack_size)
@@ -134,7 +136,7 @@ class ResourceError : public Error {
 // A call on a pool inherited through fork(): in the child, the pool's workers do not exist
 // (fork copies only the calling thread), so the pool belongs to the parent process. Create a
 // new pool in the child. (README: "fork()".)
-class ForkedPool : public Error {
+class FORAGE_API ForkedPool : public Error {
  public:
   using Error::Error;
 };

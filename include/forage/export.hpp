@@ -11,7 +11,7 @@
 #pragma once
 
 #if defined(__GNUC__) || defined(__clang__)
-#define FORAGE_API __attribute__((visibility("default")))
+#define FORAGE_API [[gnu::visibility("default")]]
 #else
 #define FORAGE_API
 #endif

@@ -21,6 +21,7 @@
 
 #include "forage/detail/shared_state.hpp"
 #include "forage/errors.hpp"
+#include "forage/export.hpp"
 
 namespace forage {
 
@@ -34,7 +35,7 @@ namespace detail {
 // Why a future has no state; the error for using it says so.
 enum class EmptyReason : std::uint8_t { no_state, moved_from, retrieved, shared, chained };
 
-namespace rt {
+namespace FORAGE_API rt {
 // Defined in lib/future.cpp.
 [[noreturn]] void throw_empty_future(const char* operation, EmptyReason reason);
 [[noreturn]] void throw_cancelled(const char* operation);

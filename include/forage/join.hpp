@@ -26,12 +26,13 @@
 #include "forage/detail/task.hpp"
 #include "forage/detail/wait_word.hpp"
 #include "forage/executor.hpp"
+#include "forage/export.hpp"
 
 namespace forage {
 
 namespace detail {
 
-namespace rt {
+namespace FORAGE_API rt {
 
 // Defined in lib/join.cpp.
 //
@@ -49,7 +50,7 @@ std::exception_ptr group_task_cancelled_error();
 }  // namespace rt
 
 // The TaskGroup task this thread is handing to post() right now (see TaskGroup::spawn).
-inline thread_local const Task* tls_group_task_being_posted = nullptr;
+FORAGE_API inline thread_local const Task* tls_group_task_being_posted = nullptr;
 
 // What a join half or an entered call hands back: std::monostate for void, a copy for a
 // reference (the result outlives the call).
@@ -230,7 +231,7 @@ auto join(E& executor, A&& a, B&& b) {
 // (TaskGroup(pool, token)), and a group made inside a task inherits that task's cancellation:
 // inside a task of group P, it is cancelled when P is (so such a group must not outlive the
 // task that made it). Shutdown::stop cancels every group of the pool.
-class TaskGroup {
+class FORAGE_API TaskGroup {
  public:
   template <Executor E>
   explicit TaskGroup(E& executor, const std::stop_token& stop = {})

@@ -8,9 +8,11 @@
 #include <optional>
 #include <stop_token>
 
+#include "forage/export.hpp"
+
 namespace forage {
 
-class Chunking {
+class FORAGE_API Chunking {
  public:
   enum class Kind : std::uint8_t { adaptive, fixed, python };
 

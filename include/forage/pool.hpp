@@ -22,6 +22,7 @@
 #include "forage/detail/submit.hpp"
 #include "forage/detail/task.hpp"
 #include "forage/errors.hpp"
+#include "forage/export.hpp"
 #include "forage/future.hpp"
 #include "forage/options.hpp"
 #include "forage/stats.hpp"
@@ -33,7 +34,7 @@ namespace detail {
 class PoolCore;
 }  // namespace detail
 
-class Pool {
+class FORAGE_API Pool {
  public:
   // Workers above this are refused with InvalidArgument: a bigger pool on one machine is a
   // configuration mistake (oversubscription is allowed, 256 threads per pool is the limit).

@@ -9,12 +9,13 @@
 
 #include "forage/detail/shared_state.hpp"
 #include "forage/errors.hpp"
+#include "forage/export.hpp"
 #include "forage/future.hpp"
 
 namespace forage {
 
 namespace detail {
-namespace rt {
+namespace FORAGE_API rt {
 // Defined in lib/future.cpp.
 [[noreturn]] void throw_promise_error(const char* operation, bool future_retrieved_twice);
 std::exception_ptr broken_promise_error();

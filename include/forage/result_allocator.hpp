@@ -31,12 +31,13 @@
 
 #include "forage/detail/alloc_fault.hpp"
 #include "forage/detail/assert.hpp"
+#include "forage/export.hpp"
 
 namespace forage {
 
 namespace detail {
 
-namespace rt {
+namespace FORAGE_API rt {
 
 // Defined in lib/result_allocator.cpp.
 //
@@ -61,7 +62,7 @@ struct AdoptedStorage {
   void* storage = nullptr;
   std::size_t bytes = 0;
 };
-inline thread_local AdoptedStorage tls_adopted_storage;
+FORAGE_API inline thread_local AdoptedStorage tls_adopted_storage;
 
 // `count` AdoptConstructed values: the range a MapResults is constructed from to adopt
 // storage whose elements are built. Random access, so the vector learns the count at once.

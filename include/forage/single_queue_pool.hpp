@@ -25,6 +25,7 @@
 #include "forage/detail/submit.hpp"
 #include "forage/detail/task.hpp"
 #include "forage/errors.hpp"
+#include "forage/export.hpp"
 #include "forage/future.hpp"
 #include "forage/options.hpp"
 #include "forage/stats.hpp"
@@ -37,7 +38,7 @@ namespace detail {
 class SingleQueueCore;
 }  // namespace detail
 
-class SingleQueuePool {
+class FORAGE_API SingleQueuePool {
  public:
   static constexpr std::size_t kMaxWorkers = 256;
   // For the algorithms (forage/executor.hpp): one FIFO: the algorithms submit chunks to it, as

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "forage/export.hpp"
+
 namespace forage {
 
 // The search and wake counters describe Pool's sleep protocol (lib/sleep/README.md, "Bounded
@@ -33,7 +35,7 @@ struct WorkerStats {
   std::string pin_error;          // why pinning failed, empty if it did not
 };
 
-struct PoolStats {
+struct FORAGE_API PoolStats {
   std::vector<WorkerStats> workers;
   // Wake-ups sent by spawns from outside the pool (no worker to count them on).
   std::uint64_t wakes_from_outside = 0;

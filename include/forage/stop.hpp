@@ -14,11 +14,13 @@
 
 namespace forage {
 
-namespace detail::rt {
+namespace detail {
+namespace FORAGE_API rt {
 // Defined in lib/stop.cpp. On a worker: whether its pool is being stopped (Shutdown::stop);
 // false elsewhere.
 bool pool_stop_requested() noexcept;
-}  // namespace detail::rt
+}  // namespace rt
+}  // namespace detail
 
 namespace this_task {
 

@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "forage/export.hpp"
+
 namespace forage {
 
 // How a Pool binds its workers to the machine (see Topology::pinning_plan).
@@ -29,7 +31,7 @@ struct Core {
   std::size_t package = 0;      // dense id of its package (socket)
 };
 
-class Topology {
+class FORAGE_API Topology {
  public:
   // The machine: hwloc's allowed cpuset intersected with the process's current binding, so
   // `taskset` and cgroup cpusets are respected. Throws TopologyError when hwloc fails.

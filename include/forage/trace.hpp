@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+#include "forage/export.hpp"
+
 namespace forage {
 
 enum class TraceKind : std::uint8_t {
@@ -49,10 +51,10 @@ struct Trace {
   std::uint64_t dropped = 0;  // events that did not fit a worker's buffer
 };
 
-const char* to_string(TraceKind kind) noexcept;
+FORAGE_API const char* to_string(TraceKind kind) noexcept;
 
 // Writes `trace` as Chrome trace-event JSON (the "JSON Object Format": {"traceEvents": [...]}),
 // one thread per worker, timestamps in microseconds. Perfetto and chrome://tracing open it.
-void write_chrome_trace(const Trace& trace, std::ostream& out);
+FORAGE_API void write_chrome_trace(const Trace& trace, std::ostream& out);
 
 }  // namespace forage

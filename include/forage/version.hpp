@@ -7,6 +7,8 @@
 // 0.2.x only).
 #pragma once
 
+#include "forage/export.hpp"
+
 #define FORAGE_VERSION_MAJOR 0
 #define FORAGE_VERSION_MINOR 2
 #define FORAGE_VERSION_PATCH 0
@@ -27,9 +29,9 @@ inline constexpr Version kHeaderVersion{FORAGE_VERSION_MAJOR, FORAGE_VERSION_MIN
 
 // The version of the compiled library this program links, for checking that it matches the
 // headers: `forage::version() == forage::kHeaderVersion`. Thread-safe; never throws.
-Version version() noexcept;
+FORAGE_API Version version() noexcept;
 
 // The library's version as "major.minor.patch" (a static string). Thread-safe; never throws.
-const char* version_string() noexcept;
+FORAGE_API const char* version_string() noexcept;
 
 }  // namespace forage

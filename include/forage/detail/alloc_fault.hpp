@@ -17,6 +17,8 @@
 #include <atomic>
 #include <cstdint>
 
+#include "forage/export.hpp"
+
 namespace forage::detail {
 
 struct AllocationFault {
@@ -33,7 +35,7 @@ struct AllocationFaultReport {
   std::uint64_t failures = 0;     // of which threw std::bad_alloc
 };
 
-namespace rt {
+namespace FORAGE_API rt {
 
 // Defined in lib/alloc_fault.cpp.
 //

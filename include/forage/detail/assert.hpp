@@ -14,6 +14,8 @@
 
 #include <string_view>
 
+#include "forage/export.hpp"
+
 #ifndef FORAGE_ASSERTS
 #ifdef NDEBUG
 #define FORAGE_ASSERTS 0
@@ -22,13 +24,15 @@
 #endif
 #endif
 
-namespace forage::detail::rt {
+namespace forage::detail {
+namespace FORAGE_API rt {
 
 // Defined in lib/assert.cpp.
 [[noreturn]] void contract_violated(std::string_view message, const char* condition,
                                     const char* file, int line) noexcept;
 
-}  // namespace forage::detail::rt
+}  // namespace rt
+}  // namespace forage::detail
 
 #if FORAGE_ASSERTS
 #define FORAGE_ASSERT(condition, message) \

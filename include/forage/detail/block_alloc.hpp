@@ -13,9 +13,11 @@
 #include <cstddef>
 #include <new>
 
+#include "forage/export.hpp"
+
 namespace forage::detail {
 
-namespace rt {
+namespace FORAGE_API rt {
 
 // Defined in lib/block_alloc.cpp.
 //

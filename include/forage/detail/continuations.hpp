@@ -12,11 +12,12 @@
 #include "forage/detail/scheduler_id.hpp"
 #include "forage/detail/shared_state.hpp"
 #include "forage/detail/task.hpp"
+#include "forage/export.hpp"
 #include "forage/future.hpp"
 
 namespace forage::detail {
 
-namespace rt {
+namespace FORAGE_API rt {
 // Defined in lib/future.cpp. Runs `task` on the scheduler with this id: on the caller's own
 // queue when it is one of that scheduler's workers, else through the registry; inline for
 // kNoScheduler. When the scheduler is gone or refuses the task (closed), the task is cancelled.

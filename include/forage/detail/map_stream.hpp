@@ -38,6 +38,7 @@
 #include "forage/detail/wait_word.hpp"
 #include "forage/errors.hpp"
 #include "forage/executor.hpp"
+#include "forage/export.hpp"
 #include "forage/map_options.hpp"
 
 namespace forage::detail {
@@ -49,7 +50,7 @@ struct StreamShape {
   std::size_t slots;
 };
 
-namespace rt {
+namespace FORAGE_API rt {
 // Defined in lib/algorithm.cpp (the errors it shares with the range engine are declared in
 // range_job.hpp).
 // Throws InvalidArgument for options imap cannot use (on_progress, max_in_flight = 0).

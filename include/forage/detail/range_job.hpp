@@ -37,12 +37,13 @@
 #include "forage/detail/wait_word.hpp"
 #include "forage/errors.hpp"
 #include "forage/executor.hpp"
+#include "forage/export.hpp"
 #include "forage/join.hpp"
 #include "forage/map_options.hpp"
 
 namespace forage::detail {
 
-namespace rt {
+namespace FORAGE_API rt {
 
 // Defined in lib/algorithm.cpp.
 //

@@ -30,6 +30,7 @@
 #include "forage/detail/block_alloc.hpp"
 #include "forage/detail/scheduler_id.hpp"
 #include "forage/detail/wait_word.hpp"
+#include "forage/export.hpp"
 
 namespace forage::detail {
 
@@ -43,7 +44,7 @@ struct Continuation {
 
 class StateBase;
 
-namespace rt {
+namespace FORAGE_API rt {
 // Defined in lib/future.cpp. An exception from an on_done callback: to that pool's
 // PoolOptions::on_error, else the calling worker's, else stderr.
 void report_callback_error(SchedulerId scheduler, std::exception_ptr error) noexcept;

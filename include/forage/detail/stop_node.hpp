@@ -23,6 +23,8 @@
 #include <stop_token>
 #include <utility>
 
+#include "forage/export.hpp"
+
 namespace forage::detail {
 
 class StopNode {
@@ -112,7 +114,7 @@ struct RequestStop {
 // join half: it then reads the pool's, rt::pool_stop_requested). Set by the tasks that carry a
 // node around their run (StopScope), cleared around help-while-wait (lib/wait_word.cpp), so a
 // task never reads another task's node.
-inline thread_local const StopNode* tls_current_stop = nullptr;
+FORAGE_API inline thread_local const StopNode* tls_current_stop = nullptr;
 
 // Makes `node` the current one for a scope: one thread-local load and two stores.
 class StopScope {

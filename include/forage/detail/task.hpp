@@ -18,6 +18,7 @@
 
 #include "forage/detail/block_alloc.hpp"
 #include "forage/detail/stop_node.hpp"
+#include "forage/export.hpp"
 
 namespace forage::detail {
 
@@ -35,7 +36,7 @@ struct Task {
 
 // rt: the functions that public headers declare and the compiled library defines (lib/); the
 // only names a program's object code links against besides the public classes' members.
-namespace rt {
+namespace FORAGE_API rt {
 
 // Defined in lib/task.cpp.
 //

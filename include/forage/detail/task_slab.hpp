@@ -40,11 +40,12 @@
 #include <utility>
 
 #include "forage/detail/task.hpp"
+#include "forage/export.hpp"
 #include "forage/result_allocator.hpp"
 
 namespace forage::detail {
 
-namespace rt {
+namespace FORAGE_API rt {
 
 // Defined in lib/task_batch.cpp.
 //

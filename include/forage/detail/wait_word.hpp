@@ -18,6 +18,7 @@
 #include <string>
 
 #include "forage/detail/assert.hpp"
+#include "forage/export.hpp"
 
 namespace forage::detail {
 
@@ -28,7 +29,7 @@ using WordCondition = bool (*)(std::uint32_t word, std::uint32_t arg) noexcept;
 inline constexpr std::chrono::steady_clock::time_point kNoDeadline =
     std::chrono::steady_clock::time_point::max();
 
-namespace rt {
+namespace FORAGE_API rt {
 
 // Defined in lib/wait_word.cpp: the one way every blocking call in forage waits (Future::get
 // and wait_for, join, TaskGroup::wait, the algorithms, these words).

@@ -18,11 +18,12 @@
 
 #include <cstdint>
 
+#include "forage/export.hpp"
 #include "forage/pool.hpp"
 
 namespace forage::mpi {
 
-class Cluster {
+class FORAGE_API Cluster {
  public:
   // Throws MpiError if MPI is not initialised (create a forage::mpi::Environment first) or
   // already finalised, or if `comm` is MPI_COMM_NULL.

@@ -32,12 +32,13 @@
 #include <utility>
 #include <vector>
 
+#include "forage/export.hpp"
 #include "forage/mpi/errors.hpp"
 
 namespace forage::mpi {
 
 // Appends bytes to a buffer.
-class Writer {
+class FORAGE_API Writer {
  public:
   explicit Writer(std::vector<std::byte>& bytes) noexcept : bytes_(bytes) {}
   void write(const void* data, std::size_t size) {
@@ -51,7 +52,7 @@ class Writer {
 
 // Reads bytes back in order; reading past the end throws MpiError (a codec whose decode does
 // not mirror its encode).
-class Reader {
+class FORAGE_API Reader {
  public:
   Reader(const std::byte* data, std::size_t size) noexcept : data_(data), size_(size) {}
   void read(void* out, std::size_t size) {

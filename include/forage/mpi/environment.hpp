@@ -14,7 +14,7 @@
 
 namespace forage::mpi {
 
-class Environment {
+class FORAGE_API Environment {
  public:
   // Initialises MPI (MPI_Init_thread), or adopts an MPI that is already initialised and
   // finalises nothing then. Throws MpiError if the thread level MPI provides is below

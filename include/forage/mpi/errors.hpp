@@ -6,13 +6,14 @@
 #include <string>
 
 #include "forage/errors.hpp"
+#include "forage/export.hpp"
 
 namespace forage::mpi {
 
 // MPI itself is not usable as asked: a Cluster built before MPI_Init (or after
 // MPI_Finalize), an MPI library that cannot give the thread level forage needs, or an MPI call
 // that returned an error code.
-class MpiError : public Error {
+class FORAGE_API MpiError : public Error {
  public:
   using Error::Error;
 };
@@ -20,7 +21,7 @@ class MpiError : public Error {
 // The ranks made different calls: a different input size, algorithm, root, Results or Inputs
 // mode, chunking, or a different number of earlier calls. Thrown on every rank of the call,
 // before any item runs.
-class CallMismatch : public Error {
+class FORAGE_API CallMismatch : public Error {
  public:
   using Error::Error;
 };
@@ -28,7 +29,7 @@ class CallMismatch : public Error {
 // An element function (or parallel_reduce's reduce) threw on some rank: every rank of the
 // call throws this, naming the rank, the item's index in the input and the original message.
 // Items not yet started when the failure reached the dispatcher were skipped.
-class RemoteError : public Error {
+class FORAGE_API RemoteError : public Error {
  public:
   RemoteError(const std::string& what, int rank, std::size_t index, std::string message)
       : Error(what), rank_(rank), index_(index), message_(std::move(message)) {}

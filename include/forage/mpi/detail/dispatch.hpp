@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "forage/export.hpp"
 #include "forage/mpi/cluster.hpp"
 #include "forage/mpi/options.hpp"
 
@@ -50,7 +51,7 @@ struct ChunkFailure {
 };
 
 // One call's computation on this rank. The engine calls it from the calling thread only.
-class ChunkRunner {
+class FORAGE_API ChunkRunner {
  public:
   virtual ~ChunkRunner() = default;
 
@@ -84,7 +85,7 @@ struct Failure {
   std::string message;
 };
 
-namespace rt {
+namespace FORAGE_API rt {
 
 // The call's collective start, on every rank: checks that all ranks make the same call
 // (throws CallMismatch, or InvalidArgument for shape.local_problem, on every rank) and returns

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "forage/algorithm.hpp"
+#include "forage/export.hpp"
 #include "forage/mpi/codec.hpp"
 #include "forage/mpi/detail/dispatch.hpp"
 #include "forage/pool.hpp"
@@ -24,7 +25,7 @@ namespace forage::mpi::detail {
 
 // Runs a chunk as one task on the pool, which runs forage's algorithm on it; the calling
 // thread only waits and polls MPI.
-class PoolRunner : public ChunkRunner {
+class FORAGE_API PoolRunner : public ChunkRunner {
  public:
   explicit PoolRunner(Pool& pool) : pool_(pool) {}
 
