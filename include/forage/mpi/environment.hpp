@@ -12,6 +12,8 @@
 // Without mpiexec (a singleton) MPI runs as a one-rank world: the same binary runs on a laptop.
 #pragma once
 
+#include "forage/export.hpp"
+
 namespace forage::mpi {
 
 class FORAGE_API Environment {
