@@ -64,6 +64,14 @@ FORAGE_PACKAGING_PACKAGES=(
   lintian                # checks the .deb files
 )
 
+# The API reference (docs/Doxyfile.in, target `docs`) and its test
+# Docs.ReferenceBuildsWithoutWarnings: doxygen, and graphviz's dot for the class and include
+# graphs.
+FORAGE_DOCS_PACKAGES=(
+  doxygen                # 1.9.4: WARN_AS_ERROR = FAIL_ON_WARNINGS
+  graphviz               # dot
+)
+
 # True when the Debian package $1 is installed (any architecture).
 forage_package_installed() {
   local status

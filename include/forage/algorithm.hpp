@@ -1,32 +1,42 @@
-// The parallel algorithms: Python's Pool.map family over any forage executor.
-//
-//   parallel_for(pool, begin, end, f)            f(i) for every i in [begin, end)
-//   parallel_for_each(pool, range, f)            f(item) for every item
-//   parallel_map(pool, inputs, f)                MapResults (a std::vector) of f(item), in
-//                                                input order, each built where it is computed
-//   parallel_map_into(pool, inputs, output, f)   output[i] = f(inputs[i]), storage you own
-//   parallel_reduce(pool, begin, end, identity, map, reduce)
-//   map_async(pool, inputs, f)                   Future of parallel_map's MapResults
-//   imap(pool, inputs, f)                        a range of results, in order, while work runs
-//   imap_unordered(pool, inputs, f)              a range of {index, result}, as they finish
-//
-// Each is written once over the Executor concept (forage/executor.hpp): on a Pool the range
-// is split recursively with join, on a SingleQueuePool it is cut into chunks submitted to the
-// queue (detail/range_job.hpp). MapOptions (forage/map_options.hpp) picks the chunking, a
-// progress callback and, for imap, how many results may wait for the consumer.
-//
-// Errors. The first exception an element function throws stops the items that have not
-// started and reaches the caller as ItemError (the index and the original exception); other
-// exceptions (from parallel_reduce's reduce, from on_progress) arrive as they were thrown.
-// parallel_map destroys the results it had built before the exception reaches the caller.
-// Called from a task, every algorithm helps run the pool's work while it waits: nesting never
-// deadlocks. Empty input: empty output, no task is spawned.
-//
-// Stopping. A stop request (MapOptions::stop, MapOptions::deadline, map_async's
-// request_stop(), or a stop of the task, group or pool the call runs in) is the same mechanism
-// as a failure: no item starts after the blocks running end, and the call throws Cancelled,
-// whose items_run() counts the items that ran. Element functions can ask
-// forage::this_task::stop_requested() (true after another item's failure too).
+/// @file
+/// The parallel algorithms: Python's Pool.map family over any forage executor.
+///
+/// @code
+///   parallel_for(pool, begin, end, f)            f(i) for every i in [begin, end)
+///   parallel_for_each(pool, range, f)            f(item) for every item
+///   parallel_map(pool, inputs, f)                MapResults (a std::vector) of f(item), in
+///                                                input order, each built where it is computed
+///   parallel_map_into(pool, inputs, output, f)   output[i] = f(inputs[i]), storage you own
+///   parallel_reduce(pool, begin, end, identity, map, reduce)
+///   map_async(pool, inputs, f)                   Future of parallel_map's MapResults
+///   imap(pool, inputs, f)                        a range of results, in order, while work runs
+///   imap_unordered(pool, inputs, f)              a range of {index, result}, as they finish
+/// @endcode
+///
+/// Each is written once over the Executor concept (forage/executor.hpp): on a Pool the range
+/// is split recursively with join, on a SingleQueuePool it is cut into chunks submitted to the
+/// queue (detail/range_job.hpp). MapOptions (forage/map_options.hpp) picks the chunking, a
+/// progress callback and, for imap, how many results may wait for the consumer.
+///
+/// Errors. The first exception an element function throws stops the items that have not
+/// started and reaches the caller as ItemError (the index and the original exception); other
+/// exceptions (from parallel_reduce's reduce, from on_progress) arrive as they were thrown.
+/// parallel_map destroys the results it had built before the exception reaches the caller.
+/// Called from a task, every algorithm helps run the pool's work while it waits: nesting never
+/// deadlocks. Empty input: empty output, no task is spawned. Every algorithm also throws
+/// InvalidArgument for an empty callable or a bad MapOptions field (before any item runs),
+/// PoolClosed when the pool refuses the work (after shutdown()), and Cancelled when
+/// Shutdown::cancel_pending dropped part of it.
+///
+/// Stopping. A stop request (MapOptions::stop, MapOptions::deadline, map_async's
+/// request_stop(), or a stop of the task, group or pool the call runs in) is the same mechanism
+/// as a failure: no item starts after the blocks running end, and the call throws Cancelled,
+/// whose items_run() counts the items that ran. Element functions can ask
+/// forage::this_task::stop_requested() (true after another item's failure too).
+///
+/// Thread-safety. Any number of algorithm calls may run at once, on one pool or several, from
+/// any thread or task. The element function is called on several workers at once (on distinct
+/// items), so what it shares must be safe to use concurrently.
 #pragma once
 
 #include <algorithm>
@@ -251,8 +261,9 @@ struct OutputIterator<Out> {
 
 }  // namespace detail
 
-// fn(i) for every i in [begin, end), in parallel; nothing when end <= begin. An ItemError's
-// index is the position i - begin.
+/// fn(i) for every i in [begin, end), in parallel; nothing when end <= begin. An ItemError's
+/// index is the position i - begin. Errors and thread-safety: as forage/algorithm.hpp
+/// says.
 template <Executor E, std::integral I, class F>
   requires std::invocable<F&, I>
 void parallel_for(E& executor, I begin, I end, F&& fn, const MapOptions& options = {}) {
@@ -267,7 +278,8 @@ void parallel_for(E& executor, I begin, I end, F&& fn, const MapOptions& options
   detail::run_range(executor, detail::count_between(begin, end), body, options, kWhere);
 }
 
-// fn(item) for every item of `range` (by reference: fn may modify it), in parallel.
+/// fn(item) for every item of `range` (by reference: fn may modify it), in parallel. Errors
+/// and thread-safety: as forage/algorithm.hpp says.
 template <Executor E, std::ranges::input_range R, class F>
   requires std::invocable<F&, std::ranges::range_reference_t<R>>
 void parallel_for_each(E& executor, R&& range, F&& fn, const MapOptions& options = {}) {
@@ -280,11 +292,12 @@ void parallel_for_each(E& executor, R&& range, F&& fn, const MapOptions& options
   detail::run_range(executor, input.size(), body, options, kWhere);
 }
 
-// {fn(item)...} in input order, computed in parallel, as a MapResults<R>: a std::vector<R>
-// whose elements each worker constructed where it computed them (forage/result_allocator.hpp
-// says why the allocator is forage's). R needs a move constructor only. On a failure, the
-// results already built are destroyed before the exception reaches the caller. Blocks until
-// done (helping, on a worker).
+/// {fn(item)...} in input order, computed in parallel, as a MapResults<R>: a std::vector<R>
+/// whose elements each worker constructed where it computed them (forage/result_allocator.hpp
+/// says why the allocator is forage's). R needs a move constructor only. On a failure, the
+/// results already built are destroyed before the exception reaches the caller. Blocks until
+/// done (helping, on a worker). Errors and thread-safety: as forage/algorithm.hpp
+/// says.
 template <Executor E, std::ranges::input_range R, class F>
   requires std::invocable<F&, std::ranges::range_reference_t<R>>
 auto parallel_map(E& executor, R&& inputs, F&& fn, const MapOptions& options = {}) {
@@ -294,13 +307,13 @@ auto parallel_map(E& executor, R&& inputs, F&& fn, const MapOptions& options = {
   return detail::parallel_map_as(executor, inputs, fn, options, kWhere);
 }
 
-// output[i] = fn(inputs[i]) for every i, in parallel, into storage the caller owns and may
-// reuse from call to call (a loop over time steps writing one buffer). `output` is a sized
-// random-access range (a std::vector or an array, by reference, or a std::span), whose size
-// must equal the input's (else InvalidArgument, before any item runs), or a random-access
-// iterator to at least that many elements, as with std::transform. Chunking, progress and
-// errors as parallel_map; after an ItemError the output holds new results for the items that
-// ran and its old values elsewhere.
+/// output[i] = fn(inputs[i]) for every i, in parallel, into storage the caller owns and may
+/// reuse from call to call (a loop over time steps writing one buffer). `output` is a sized
+/// random-access range (a std::vector or an array, by reference, or a std::span), whose size
+/// must equal the input's (else InvalidArgument, before any item runs), or a random-access
+/// iterator to at least that many elements, as with std::transform. Chunking, progress and
+/// errors as parallel_map; after an ItemError the output holds new results for the items that
+/// ran and its old values elsewhere. Nothing else may use the output during the call.
 template <Executor E, std::ranges::input_range R, class Out, class F>
   requires std::invocable<F&, std::ranges::range_reference_t<R>>
 void parallel_map_into(E& executor, R&& inputs, Out&& output, F&& fn,
@@ -342,10 +355,11 @@ void parallel_map_into(E& executor, R&& inputs, Out&& output, F&& fn,
   detail::run_range(executor, input.size(), body, options, kWhere);
 }
 
-// reduce(... reduce(reduce(identity, map(begin)), map(begin + 1)) ..., map(end - 1)), with
-// the items grouped in parallel: `reduce` must be associative and `identity` neutral for it
-// (each chunk starts from a copy). Partial results are combined in index order, so reduce
-// need not be commutative. Returns identity for an empty range.
+/// reduce(... reduce(reduce(identity, map(begin)), map(begin + 1)) ..., map(end - 1)), with
+/// the items grouped in parallel: `reduce` must be associative and `identity` neutral for it
+/// (each chunk starts from a copy). Partial results are combined in index order, so reduce
+/// need not be commutative. Returns identity for an empty range. map's exceptions arrive as
+/// ItemError, reduce's as thrown; map and reduce run on several workers at once.
 template <Executor E, std::integral I, class T, class Map, class Reduce>
   requires std::invocable<Map&, I> &&
       std::convertible_to<std::invoke_result_t<Reduce&, T, std::invoke_result_t<Map&, I>>, T>
@@ -362,10 +376,12 @@ template <Executor E, std::integral I, class T, class Map, class Reduce>
     return result ? std::move(*result) : identity;
   }
 
-// parallel_map as a task: returns at once with a Future of its MapResults. The inputs, fn and
-// options are copied or moved into the task (as std::async does): pass std::span to avoid copying a
-// container you keep alive until the future is ready. The future's request_stop() stops the
-// map as MapOptions::stop does (get() throws Cancelled), or cancels it if it has not started.
+/// parallel_map as a task: returns at once with a Future of its MapResults. The inputs, fn and
+/// options are copied or moved into the task (as std::async does): pass std::span to avoid copying
+/// a container you keep alive until the future is ready. The future's request_stop() stops the map
+/// as MapOptions::stop does (get() throws Cancelled), or cancels it if it has not started. Throws
+/// InvalidArgument (empty fn, bad options) and PoolClosed at the call; the map's own errors come
+/// from the future's get(). Thread-safety: as forage/algorithm.hpp says.
 template <Executor E, std::ranges::input_range R, class F>
   requires std::invocable < std::decay_t<F>
 &, std::ranges::range_reference_t < std::decay_t<R>& >>
@@ -384,14 +400,16 @@ template <Executor E, std::ranges::input_range R, class F>
                            });
 }
 
-// A range you iterate while the work runs: fn(item) for each item, in input order. The input
-// is read lazily, on the iterating thread, so it may be any input range, even an endless
-// generator; at most MapOptions::max_in_flight results are computed ahead of the consumer
-// (memory follows the items actually in flight, so any max_in_flight >= 1 works).
-// Like a range adaptor it refers to an lvalue input (keep it alive) and owns an rvalue one.
-// Leaving the loop early stops the work (the range's destructor waits for running items).
-// If the input itself throws, every item read before the failing one is still yielded, then
-// the input's exception comes as thrown (detail/map_stream.hpp).
+/// A range you iterate while the work runs: fn(item) for each item, in input order. The input
+/// is read lazily, on the iterating thread, so it may be any input range, even an endless
+/// generator; at most MapOptions::max_in_flight results are computed ahead of the consumer
+/// (memory follows the items actually in flight, so any max_in_flight >= 1 works).
+/// Like a range adaptor it refers to an lvalue input (keep it alive) and owns an rvalue one.
+/// Leaving the loop early stops the work (the range's destructor waits for running items).
+/// If the input itself throws, every item read before the failing one is still yielded, then
+/// the input's exception comes as thrown (detail/map_stream.hpp). Errors (ItemError, Cancelled,
+/// PoolClosed) come from the iteration; InvalidArgument from the call. The range is iterated
+/// by one thread; fn runs on several workers at once.
 template <Executor E, std::ranges::input_range R, class F>
   requires std::invocable < std::decay_t<F>
 &, std::remove_cvref_t<std::ranges::range_reference_t<R>>& >
@@ -403,7 +421,8 @@ template <Executor E, std::ranges::input_range R, class F>
                                                         std::forward<F>(fn), options, kWhere);
 }
 
-// As imap, but yields std::pair{index, result} as items finish, in no particular order.
+/// As imap, but yields std::pair{index, result} as items finish, in no particular order.
+/// Errors and thread-safety as imap's.
 template <Executor E, std::ranges::input_range R, class F>
   requires std::invocable < std::decay_t<F>
 &, std::remove_cvref_t<std::ranges::range_reference_t<R>>& >

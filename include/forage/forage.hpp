@@ -1,4 +1,6 @@
-// forage: a work-stealing scheduler. Include this one header.
+/// @file
+/// forage: a work-stealing scheduler. Include this one header (everything but forage::mpi,
+/// which is forage/mpi.hpp).
 #pragma once
 
 #include "forage/algorithm.hpp"
@@ -19,3 +21,9 @@
 #include "forage/trace.hpp"
 #include "forage/version.hpp"
 #include "forage/when.hpp"
+
+/// @namespace forage
+/// forage: pools (Pool, SingleQueuePool), futures (Future, SharedFuture, Promise, when_all,
+/// when_any), fork-join (join, TaskGroup), the parallel algorithms (parallel_map and its
+/// family), cooperative cancellation, statistics, traces and the machine's topology. The
+/// exceptions it throws are in forage/errors.hpp.

@@ -1,11 +1,12 @@
-// Fork-join: join(a, b) and TaskGroup.
-//
-// join(a, b) runs `a` on the calling worker and offers `b` to idle workers; if nobody took `b`
-// by the time `a` is done, the caller runs it too. The task for `b` lives on the caller's
-// stack: a join allocates nothing. If `b` was taken, the caller runs other tasks while it
-// waits (help-while-wait), so joins nest to any depth without blocking a worker.
-//
-// TaskGroup is the open-ended form: spawn any number of tasks, then wait() for all of them.
+/// @file
+/// Fork-join: join(a, b) and TaskGroup.
+///
+/// join(a, b) runs `a` on the calling worker and offers `b` to idle workers; if nobody took `b`
+/// by the time `a` is done, the caller runs it too. The task for `b` lives on the caller's
+/// stack: a join allocates nothing. If `b` was taken, the caller runs other tasks while it
+/// waits (help-while-wait), so joins nest to any depth without blocking a worker.
+///
+/// TaskGroup is the open-ended form: spawn any number of tasks, then wait() for all of them.
 #pragma once
 
 #include <atomic>
@@ -189,11 +190,12 @@ ValueOrMonostate<std::invoke_result_t<F&>> run_inside(E& executor, F&& fn, const
 
 }  // namespace detail
 
-// Runs a() and b(), possibly in parallel, and returns {a's result, b's result}, with
-// std::monostate for void. On a worker of any pool it forks there; elsewhere it throws
-// InvalidArgument (name a pool with join(pool, a, b)). If a or b throws, the first exception
-// is rethrown once both have finished or been skipped: a's if both threw; b is skipped when a
-// threw before anyone started b.
+/// Runs a() and b(), possibly in parallel, and returns {a's result, b's result}, with
+/// std::monostate for void. On a worker of any pool it forks there; elsewhere it throws
+/// InvalidArgument (name a pool with join(pool, a, b)). If a or b throws, the first exception
+/// is rethrown once both have finished or been skipped: a's if both threw; b is skipped when a
+/// threw before anyone started b. Thread-safe: any number of joins run at once; a and b must
+/// not race on what they share.
 template <class A, class B>
   requires(std::invocable<A>&& std::invocable<B>)
 auto join(A&& a, B&& b) {
@@ -201,8 +203,9 @@ auto join(A&& a, B&& b) {
   return detail::join_on_worker(std::forward<A>(a), b_ignoring_stolen);
 }
 
-// join(a, b) on `executor`: on one of its workers directly, else it enters the pool (the
-// caller waits for the join as a task of the pool). Throws PoolClosed after shutdown().
+/// join(a, b) on `executor`: on one of its workers directly, else it enters the pool (the
+/// caller waits for the join as a task of the pool). Throws PoolClosed after shutdown(),
+/// Cancelled if shutdown(cancel_pending) dropped the entering task; thread-safe as join(a, b).
 template <Executor E, class A, class B>
   requires(std::invocable<A>&& std::invocable<B>)
 auto join(E& executor, A&& a, B&& b) {
@@ -210,29 +213,33 @@ auto join(E& executor, A&& a, B&& b) {
   return detail::run_inside(executor, both, "forage::join");
 }
 
-// A set of tasks to wait for together.
-//
-//   forage::TaskGroup group(pool);
-//   for (auto& part : parts) group.spawn([&part] { process(part); });
-//   group.wait();  // helps run them; rethrows the first exception
-//
-// Every spawned task runs (a failure does not stop the others). wait() rethrows the first
-// exception and drops the rest after their tasks ran; a task the pool cancelled
-// (Shutdown::cancel_pending) makes wait() throw Cancelled if no task threw. The group can be
-// reused after wait(). The destructor waits too (a task never outlives the frame it may
-// refer to); an exception it could not rethrow goes to the pool's PoolOptions::on_error.
-// spawn() may be called from the group's tasks; wait() from one thread at a time.
-//
-// Cancellation (oneTBB's task_group::cancel and nested contexts): cancel() requests stop for
-// every task of the group. Tasks not started are skipped; running ones see the request (the
-// std::stop_token a task taking one first receives, this_task::stop_requested(), and the
-// algorithms they run stop between blocks). wait() then throws Cancelled unless a task threw.
-// The group stays cancelled: later spawns are skipped too. A group takes an outside token
-// (TaskGroup(pool, token)), and a group made inside a task inherits that task's cancellation:
-// inside a task of group P, it is cancelled when P is (so such a group must not outlive the
-// task that made it). Shutdown::stop cancels every group of the pool.
+/// A set of tasks to wait for together.
+///
+/// @code
+///   forage::TaskGroup group(pool);
+///   for (auto& part : parts) group.spawn([&part] { process(part); });
+///   group.wait();  // helps run them; rethrows the first exception
+/// @endcode
+///
+/// Every spawned task runs (a failure does not stop the others). wait() rethrows the first
+/// exception and drops the rest after their tasks ran; a task the pool cancelled
+/// (Shutdown::cancel_pending) makes wait() throw Cancelled if no task threw. The group can be
+/// reused after wait(). The destructor waits too (a task never outlives the frame it may
+/// refer to); an exception it could not rethrow goes to the pool's PoolOptions::on_error.
+/// spawn() may be called from the group's tasks; wait() from one thread at a time.
+///
+/// Cancellation (oneTBB's task_group::cancel and nested contexts): cancel() requests stop for
+/// every task of the group. Tasks not started are skipped; running ones see the request (the
+/// std::stop_token a task taking one first receives, this_task::stop_requested(), and the
+/// algorithms they run stop between blocks). wait() then throws Cancelled unless a task threw.
+/// The group stays cancelled: later spawns are skipped too. A group takes an outside token
+/// (TaskGroup(pool, token)), and a group made inside a task inherits that task's cancellation:
+/// inside a task of group P, it is cancelled when P is (so such a group must not outlive the
+/// task that made it). Shutdown::stop cancels every group of the pool.
 class FORAGE_API TaskGroup {
  public:
+  /// A group whose tasks run on `executor`, cancelled also when `stop` fires (and, made inside
+  /// a task, when that task's group is). Never throws.
   template <Executor E>
   explicit TaskGroup(E& executor, const std::stop_token& stop = {})
       : executor_(&executor),
@@ -243,14 +250,17 @@ class FORAGE_API TaskGroup {
         stop_(detail::enclosing_stop(detail::SchedulerAccess::stop_root(executor))),
         on_outside_stop_(stop, detail::RequestStop{&stop_}) {}
 
+  /// Waits for the tasks still running (see the class comment); an exception wait() would
+  /// have rethrown goes to the pool's PoolOptions::on_error.
   ~TaskGroup();
 
-  TaskGroup(const TaskGroup&) = delete;
-  TaskGroup& operator=(const TaskGroup&) = delete;
+  TaskGroup(const TaskGroup&) = delete;             ///< Tasks refer to their group: not copyable.
+  TaskGroup& operator=(const TaskGroup&) = delete;  ///< Tasks refer to their group: not copyable.
 
-  // Throws InvalidArgument for an empty callable, PoolClosed when the pool refuses the task.
-  // fn() or, if it takes one first, fn(token): a std::stop_token that fires when the group is
-  // cancelled.
+  /// Runs fn() on the group's pool, or, if it takes one first, fn(token): a std::stop_token
+  /// that fires when the group is cancelled. Callable from any thread and from the group's
+  /// tasks. Throws InvalidArgument for an empty callable, PoolClosed when the pool refuses the
+  /// task.
   template <class F>
     requires(std::invocable<std::decay_t<F>&> || std::invocable<std::decay_t<F>&, std::stop_token>)
   void spawn(F&& fn) {
@@ -266,16 +276,17 @@ class FORAGE_API TaskGroup {
     post_(executor_, task);
   }
 
-  // Waits for every task spawned so far (running other tasks meanwhile on a worker), then
-  // rethrows the first exception one of them threw; else throws Cancelled if the group was
-  // cancelled (no task runs after that report: every task has run or was skipped).
+  /// Waits for every task spawned so far (running other tasks meanwhile on a worker), then
+  /// rethrows the first exception one of them threw; else throws Cancelled if the group was
+  /// cancelled (no task runs after that report: every task has run or was skipped). From one
+  /// thread at a time.
   void wait();
 
-  // Requests stop of every task of the group (see the class comment). Thread-safe, from any
-  // thread or task; never blocks (except to run std::stop_callbacks of the tokens handed out).
+  /// Requests stop of every task of the group (see the class comment). Thread-safe, from any
+  /// thread or task; never blocks (except to run std::stop_callbacks of the tokens handed out).
   void cancel() noexcept { stop_.request(); }
-  // Whether the group was cancelled: by cancel(), its outside token, the enclosing task's
-  // group, or Shutdown::stop.
+  /// Whether the group was cancelled: by cancel(), its outside token, the enclosing task's
+  /// group, or Shutdown::stop. Thread-safe; never throws.
   bool cancel_requested() const noexcept { return stop_.requested(); }
 
  private:

@@ -1,6 +1,7 @@
-// Promise<T>: a future whose result is produced outside any pool (an I/O callback, another
-// library's thread). Its future has no pool, so then() continuations without an executor run
-// on the thread that calls set_value / set_exception.
+/// @file
+/// Promise<T>: a future whose result is produced outside any pool (an I/O callback, another
+/// library's thread). Its future has no pool, so then() continuations without an executor run
+/// on the thread that calls set_value / set_exception.
 #pragma once
 
 #include <exception>
@@ -22,13 +23,21 @@ std::exception_ptr broken_promise_error();
 }  // namespace rt
 }  // namespace detail
 
+/// The producer's end of a Future<T> whose result comes from outside any pool.
+///
+/// Errors: on a moved-from promise every member but the special members throws EmptyFuture.
+/// Thread-safety: one Promise object is used by one thread at a time (the producer); its future
+/// may be read and waited for on any other thread, and the hand-over is synchronised.
 template <class T>
 class Promise {
  public:
+  /// A promise with a fresh state (allocates it: may throw std::bad_alloc).
   Promise() : state_(new detail::SharedState<T>(1, detail::kNoScheduler)) {}
+  /// Takes other's state; other is left without one.
   Promise(Promise&& other) noexcept
       : state_(std::exchange(other.state_, nullptr)),
         future_taken_(std::exchange(other.future_taken_, false)) {}
+  /// Abandons this promise's state (as the destructor does), then takes other's.
   Promise& operator=(Promise&& other) noexcept {
     if (this != &other) {
       abandon();
@@ -37,12 +46,12 @@ class Promise {
     }
     return *this;
   }
-  Promise(const Promise&) = delete;
-  Promise& operator=(const Promise&) = delete;
-  // Without a result set, the future completes with BrokenPromise.
+  Promise(const Promise&) = delete;             ///< One producer: not copyable.
+  Promise& operator=(const Promise&) = delete;  ///< One producer: not copyable.
+  /// Without a result set, the future completes with BrokenPromise.
   ~Promise() { abandon(); }
 
-  // Once; a second call throws AlreadyRetrieved.
+  /// The future this promise completes. Once; a second call throws AlreadyRetrieved.
   Future<T> get_future() {
     require("forage::Promise::get_future");
     if (future_taken_) detail::rt::throw_promise_error("forage::Promise::get_future", true);
@@ -51,9 +60,10 @@ class Promise {
     return detail::FutureAccess::adopt(state_);
   }
 
-  // Completes the future. A second result throws PromiseAlreadySatisfied. If the future was
-  // cancelled meanwhile, the value is dropped and nothing is thrown: the reader asked for it
-  // not to matter, and the producer could not have known.
+  /// Completes the future. A second result throws PromiseAlreadySatisfied. If the future was
+  /// cancelled meanwhile, the value is dropped and nothing is thrown: the reader asked for it
+  /// not to matter, and the producer could not have known. If constructing the value throws,
+  /// the future gets that exception and it is rethrown here.
   template <class... Args>
   void set_value(Args&&... args) {
     require("forage::Promise::set_value");
@@ -70,6 +80,8 @@ class Promise {
       }
     }
   }
+  /// Completes the future with `error`, which its get() rethrows. Throws InvalidArgument for a
+  /// null `error`, and PromiseAlreadySatisfied as set_value() does.
   void set_exception(std::exception_ptr error) {
     require("forage::Promise::set_exception");
     if (error == nullptr) {
@@ -81,7 +93,7 @@ class Promise {
     state_->set_error(std::move(error));
   }
 
-  // Whether the reader cancelled the future (a producer may stop early).
+  /// Whether the reader cancelled the future (a producer may stop early).
   bool cancelled() const {
     require("forage::Promise::cancelled");
     return state_->status() == detail::Status::cancelled;

@@ -1,23 +1,24 @@
-// What parallel_map and map_async return: forage::MapResults<R>, a std::vector<R> whose
-// allocator is forage::ResultAllocator<R>.
-//
-// Why not std::vector<R>: it cannot take storage whose elements someone else constructed, and
-// its sized constructor value-initialises every element on the calling thread (for 10M
-// doubles, zeroing and first-touching 80 MB serially: most of a cheap parallel map).
-// parallel_map instead allocates the storage with ResultAllocator, lets each worker construct
-// the results it computes in place (so pages are first touched, and on a NUMA machine placed,
-// by the worker that writes them), then adopts them: a vector constructed from AdoptIterators
-// receives that storage from allocate() and "constructs" each element by doing nothing.
-//
-// ResultAllocator<T> is stateless and always equal; otherwise it is std::allocator, except
-//   - blocks of kLargeResultBytes or more are 2 MiB aligned and the kernel is asked to back
-//     them with transparent huge pages (madvise(MADV_HUGEPAGE), lib/result_allocator.cpp):
-//     one page fault per 2 MiB instead of per 4 KiB when the workers first touch them;
-//   - while an AdoptionScope is alive on a thread, its next allocate() there returns the
-//     scope's storage, and construct(p, AdoptConstructed) does nothing. Only forage names
-//     these: every vector operation a user calls behaves as with std::allocator.
-// To hand the results to code that takes const std::vector<R>&, move them into one (README,
-// "parallel_map").
+/// @file
+/// What parallel_map and map_async return: forage::MapResults<R>, a std::vector<R> whose
+/// allocator is forage::ResultAllocator<R>.
+///
+/// Why not std::vector<R>: it cannot take storage whose elements someone else constructed, and
+/// its sized constructor value-initialises every element on the calling thread (for 10M
+/// doubles, zeroing and first-touching 80 MB serially: most of a cheap parallel map).
+/// parallel_map instead allocates the storage with ResultAllocator, lets each worker construct
+/// the results it computes in place (so pages are first touched, and on a NUMA machine placed,
+/// by the worker that writes them), then adopts them: a vector constructed from AdoptIterators
+/// receives that storage from allocate() and "constructs" each element by doing nothing.
+///
+/// ResultAllocator<T> is stateless and always equal; otherwise it is std::allocator, except
+///   - blocks of kLargeResultBytes or more are 2 MiB aligned and the kernel is asked to back
+///     them with transparent huge pages (madvise(MADV_HUGEPAGE), lib/result_allocator.cpp):
+///     one page fault per 2 MiB instead of per 4 KiB when the workers first touch them;
+///   - while an AdoptionScope is alive on a thread, its next allocate() there returns the
+///     scope's storage, and construct(p, AdoptConstructed) does nothing. Only forage names
+///     these: every vector operation a user calls behaves as with std::allocator.
+/// To hand the results to code that takes const std::vector<R>&, move them into one (README,
+/// "parallel_map").
 #pragma once
 
 #include <algorithm>
@@ -130,19 +131,29 @@ class AdoptionScope {
 
 }  // namespace detail
 
+/// The allocator of MapResults (see forage/result_allocator.hpp): std::allocator, plus huge-page
+/// storage for large blocks and the adoption of results the workers constructed.
+///
+/// Thread-safety: stateless; any number of threads may allocate and free at once (as with
+/// std::allocator). Errors: allocate() throws std::bad_alloc as operator new does; nothing else
+/// throws but what an element's constructor throws.
 template <class T>
 class ResultAllocator {
  public:
-  using value_type = T;
-  using size_type = std::size_t;
-  using difference_type = std::ptrdiff_t;
-  using is_always_equal = std::true_type;
+  using value_type = T;                    ///< What it allocates.
+  using size_type = std::size_t;           ///< As std::allocator's.
+  using difference_type = std::ptrdiff_t;  ///< As std::allocator's.
+  using is_always_equal = std::true_type;  ///< Stateless: any two compare equal.
+  /// A moved-to vector takes the moved-from one's storage, as with std::allocator.
   using propagate_on_container_move_assignment = std::true_type;
 
+  /// Stateless: nothing to set.
   constexpr ResultAllocator() noexcept = default;
   template <class U>
-  constexpr ResultAllocator(const ResultAllocator<U>&) noexcept {}  // a rebind
+  constexpr ResultAllocator(const ResultAllocator<U>&) noexcept {}  ///< a rebind
 
+  /// Storage for `n` elements: huge-page-advised from kLargeResultBytes on, the scope's storage
+  /// inside an adoption, else std::allocator's. Throws std::bad_alloc.
   [[nodiscard]] T* allocate(std::size_t n) {
     detail::AdoptedStorage& adopted = detail::tls_adopted_storage;
     if (adopted.storage != nullptr) [[unlikely]] {
@@ -154,6 +165,7 @@ class ResultAllocator {
     return std::allocator<T>().allocate(n);
   }
 
+  /// Frees what allocate(n) returned. Never throws.
   void deallocate(T* storage, std::size_t n) noexcept {
     if (is_large(n)) {
       detail::rt::deallocate_large_result(storage, n * sizeof(T));
@@ -162,10 +174,12 @@ class ResultAllocator {
     }
   }
 
-  // Adoption: the element at `place` was constructed by the worker that computed it.
+  /// Adoption: the element at `place` was constructed by the worker that computed it.
   template <class U>
   void construct(U*, const detail::AdoptConstructed&) noexcept {}
 
+  /// Constructs an element from `args`, as std::allocator does; throws what that constructor
+  /// throws.
   template <class U, class... Args>
   void construct(U* place, Args&&... args) {
     std::construct_at(place, std::forward<Args>(args)...);
@@ -180,17 +194,20 @@ class ResultAllocator {
   }
 };
 
+/// Always true: every ResultAllocator can free what any other allocated.
 template <class T, class U>
 constexpr bool operator==(const ResultAllocator<T>&, const ResultAllocator<U>&) noexcept {
   return true;
 }
 
-// The results of parallel_map and map_async, in input order.
+/// The results of parallel_map and map_async, in input order. A std::vector, with its
+/// thread-safety: a const one may be read from any number of threads.
 template <class R>
 using MapResults = std::vector<R, ResultAllocator<R>>;
 
-// `results == expected` against a std::vector<R> (found by argument-dependent lookup through
-// the allocator): element by element, as std::vector's own operator==.
+/// `results == expected` against a std::vector<R> (found by argument-dependent lookup through
+/// the allocator): element by element, as std::vector's own operator==. Throws what R's
+/// operator== throws.
 template <class R>
 bool operator==(const MapResults<R>& results, const std::vector<R>& expected) {
   return std::equal(results.begin(), results.end(), expected.begin(), expected.end());

@@ -1,7 +1,11 @@
-// when_all and when_any: futures of futures, without a thread blocked on them. Each input gets
-// a continuation link; the last link to fire (when_all) or the first (when_any) completes the
-// result. The inputs are taken over (they are empty afterwards) and keep running; cancelling
-// the combined future does not cancel them.
+/// @file
+/// when_all and when_any: futures of futures, without a thread blocked on them. Each input gets
+/// a continuation link; the last link to fire (when_all) or the first (when_any) completes the
+/// result. The inputs are taken over (they are empty afterwards) and keep running; cancelling
+/// the combined future does not cancel them.
+///
+/// Thread-safety: the inputs are taken from the calling thread (as with any Future, nothing
+/// else may use them meanwhile); they may complete on any threads at once.
 #pragma once
 
 #include <algorithm>
@@ -246,9 +250,9 @@ class WhenAllTupleState final : public SharedState<std::tuple<Slot<Ts>...>> {
 
 }  // namespace detail
 
-// Completes when every input has: with their values in input order, or, if some input did not
-// produce a value, with the exception (or the cancellation) of the first such input by
-// position. An empty vector gives a ready future. Throws EmptyFuture for an empty input.
+/// Completes when every input has: with their values in input order, or, if some input did not
+/// produce a value, with the exception (or the cancellation) of the first such input by
+/// position. An empty vector gives a ready future. Throws EmptyFuture for an empty input.
 template <class T>
 Future<detail::AllOf<T>> when_all(std::vector<Future<T>> inputs) {
   detail::require_inputs(inputs);
@@ -258,7 +262,8 @@ Future<detail::AllOf<T>> when_all(std::vector<Future<T>> inputs) {
   return result;
 }
 
-// The variadic form: Future<std::tuple<...>>, std::monostate standing in for void.
+/// The variadic form: Future<std::tuple<...>>, std::monostate standing in for void. Throws
+/// EmptyFuture for an empty input.
 template <class... Ts>
 Future<std::tuple<detail::Slot<Ts>...>> when_all(Future<Ts>... inputs) {
   (detail::require_input(inputs), ...);
@@ -269,9 +274,9 @@ Future<std::tuple<detail::Slot<Ts>...>> when_all(Future<Ts>... inputs) {
   return result;
 }
 
-// Completes with the first input to be done: {index, value}, or its exception / cancellation.
-// The others run on; their results are dropped. Throws InvalidArgument for no inputs (it could
-// never complete) and EmptyFuture for an empty input.
+/// Completes with the first input to be done: {index, value}, or its exception / cancellation.
+/// The others run on; their results are dropped. Throws InvalidArgument for no inputs (it could
+/// never complete) and EmptyFuture for an empty input.
 template <class T>
 Future<detail::AnyOf<T>> when_any(std::vector<Future<T>> inputs) {
   if (inputs.empty()) {

@@ -1,17 +1,20 @@
-// The algorithms across ranks: forage's parallel_map, parallel_for and parallel_reduce with a
-// Cluster in place of a pool.
-//
-//   std::optional<MapResults<R>> parallel_map(cluster, inputs, fn, options)
-//   std::vector<Piece<R>>        parallel_map_distributed(cluster, inputs, fn, options)
-//   void                         parallel_for(cluster, begin, end, fn, options)
-//   T                            parallel_reduce(cluster, begin, end, identity, map, reduce,
-//   options)
-//
-// Collective: every rank makes the same calls in the same order with the same arguments (each
-// call starts by checking that: CallMismatch on every rank otherwise). The root deals chunks
-// of the index range to the ranks as they ask (guided: big first, then shrinking) and computes
-// chunks itself between polls; each rank runs its chunks through its pool with forage's own
-// algorithms. An exception from fn on any rank becomes RemoteError on every rank.
+/// @file
+/// The algorithms across ranks: forage's parallel_map, parallel_for and parallel_reduce with a
+/// Cluster in place of a pool.
+///
+/// @code
+///   std::optional<MapResults<R>> parallel_map(cluster, inputs, fn, options)
+///   std::vector<Piece<R>>        parallel_map_distributed(cluster, inputs, fn, options)
+///   void                         parallel_for(cluster, begin, end, fn, options)
+///   T                            parallel_reduce(cluster, begin, end, identity, map, reduce,
+///   options)
+/// @endcode
+///
+/// Collective: every rank makes the same calls in the same order with the same arguments (each
+/// call starts by checking that: CallMismatch on every rank otherwise). The root deals chunks
+/// of the index range to the ranks as they ask (guided: big first, then shrinking) and computes
+/// chunks itself between polls; each rank runs its chunks through its pool with forage's own
+/// algorithms. An exception from fn on any rank becomes RemoteError on every rank.
 #pragma once
 
 #include <concepts>
@@ -144,11 +147,13 @@ auto map_gathered(Cluster& cluster, Range& inputs, F& fn, const MapOptions& opti
 
 }  // namespace detail
 
-// {fn(item)...} in input order, computed across the ranks. Results::at_root (the default):
-// the results on the root, std::nullopt on the others; Results::everywhere: on every rank.
-// R (fn's result) needs a Codec (codec.hpp); so do the inputs' items with Inputs::at_root.
-// Errors: RemoteError (fn threw somewhere), CallMismatch, InvalidArgument (bad root; with
-// Results::distributed, which is parallel_map_distributed's), MpiError.
+/// {fn(item)...} in input order, computed across the ranks. Results::at_root (the default):
+/// the results on the root, std::nullopt on the others; Results::everywhere: on every rank.
+/// R (fn's result) needs a Codec (codec.hpp); so do the inputs' items with Inputs::at_root.
+/// Errors: RemoteError (fn threw somewhere), CallMismatch, InvalidArgument (bad root; with
+/// Results::distributed, which is parallel_map_distributed's), MpiError.
+/// Thread-safety: collective, from one thread at a time per Cluster (see cluster.hpp); fn runs
+/// on several of each rank's workers at once.
 template <std::ranges::input_range Range, class F>
   requires std::invocable<F&, std::ranges::range_reference_t<Range>>
 auto parallel_map(Cluster& cluster, Range&& inputs, F&& fn, const MapOptions& options = {})
@@ -163,8 +168,9 @@ auto parallel_map(Cluster& cluster, Range&& inputs, F&& fn, const MapOptions& op
   }
 }
 
-// As parallel_map, but every rank keeps the results it computed, as pieces {first index,
-// values} in input order: for outputs too large to gather. options.results is not used.
+/// As parallel_map, but every rank keeps the results it computed, as pieces {first index,
+/// values} in input order: for outputs too large to gather. options.results is not used.
+/// Errors and thread-safety as parallel_map's.
 template <std::ranges::input_range Range, class F>
   requires std::invocable<F&, std::ranges::range_reference_t<Range>>
 auto parallel_map_distributed(Cluster& cluster, Range&& inputs, F&& fn,
@@ -177,8 +183,9 @@ auto parallel_map_distributed(Cluster& cluster, Range&& inputs, F&& fn,
                           [](auto& runner, std::size_t) { return std::move(runner).pieces(); });
 }
 
-// fn(i) for every i in [begin, end), across the ranks (each i on one rank); nothing to gather.
-// options.results and options.inputs are not used.
+/// fn(i) for every i in [begin, end), across the ranks (each i on one rank); nothing to gather.
+/// options.results and options.inputs are not used. Errors and thread-safety as
+/// parallel_map's.
 template <std::integral I, class F>
   requires std::invocable<F&, I>
 void parallel_for(Cluster& cluster, I begin, I end, F&& fn, const MapOptions& options = {}) {
@@ -201,8 +208,9 @@ void parallel_for(Cluster& cluster, I begin, I end, F&& fn, const MapOptions& op
   }
 }
 
-// reduce over map(i) for i in [begin, end), across the ranks, combined in index order (reduce
-// must be associative, identity neutral for it), returned on every rank. T needs a Codec.
+/// reduce over map(i) for i in [begin, end), across the ranks, combined in index order (reduce
+/// must be associative, identity neutral for it), returned on every rank. T needs a Codec.
+/// Errors (RemoteError also when reduce threw) and thread-safety as parallel_map's.
 template <std::integral I, class T, class Map, class Reduce>
   requires std::invocable<Map&, I> &&
       std::convertible_to<std::invoke_result_t<Reduce&, T, std::invoke_result_t<Map&, I>>, T>

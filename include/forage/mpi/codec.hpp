@@ -1,25 +1,28 @@
-// forage::mpi::Codec<T>: how a value travels between ranks, as bytes.
-//
-// Built in:
-//   - trivially copyable types (not pointers): their object representation, byte for byte.
-//     Vectors of results and inputs of such types travel as one block, straight from and into
-//     their storage (Codec<T>::bytewise says so);
-//   - std::string, std::vector<T>, std::pair<A, B>, std::tuple<T...> of supported types.
-// Any other type: specialise Codec in namespace forage::mpi with
-//
-//   template <> struct forage::mpi::Codec<Particle> {
-//     static void encode(const Particle& p, forage::mpi::Writer& out) {
-//       forage::mpi::encode(p.name, out);   // the codec of each member
-//       forage::mpi::encode(p.mass, out);
-//     }
-//     static Particle decode(forage::mpi::Reader& in) {
-//       auto name = forage::mpi::decode<std::string>(in);
-//       return Particle{std::move(name), forage::mpi::decode<double>(in)};
-//     }
-//   };
-//
-// Every rank runs the same binary, so the bytes need no versioning; decode must read exactly
-// what encode wrote. A type with neither is rejected at compile time by the Encodable concept.
+/// @file
+/// forage::mpi::Codec<T>: how a value travels between ranks, as bytes.
+///
+/// Built in:
+///   - trivially copyable types (not pointers): their object representation, byte for byte.
+///     Vectors of results and inputs of such types travel as one block, straight from and into
+///     their storage (Codec<T>::bytewise says so);
+///   - std::string, std::vector<T>, std::pair<A, B>, std::tuple<T...> of supported types.
+/// Any other type: specialise Codec in namespace forage::mpi with
+///
+/// @code
+///   template <> struct forage::mpi::Codec<Particle> {
+///     static void encode(const Particle& p, forage::mpi::Writer& out) {
+///       forage::mpi::encode(p.name, out);   // the codec of each member
+///       forage::mpi::encode(p.mass, out);
+///     }
+///     static Particle decode(forage::mpi::Reader& in) {
+///       auto name = forage::mpi::decode<std::string>(in);
+///       return Particle{std::move(name), forage::mpi::decode<double>(in)};
+///     }
+///   };
+/// @endcode
+///
+/// Every rank runs the same binary, so the bytes need no versioning; decode must read exactly
+/// what encode wrote. A type with neither is rejected at compile time by the Encodable concept.
 #pragma once
 
 #include <algorithm>
@@ -37,10 +40,12 @@
 
 namespace forage::mpi {
 
-// Appends bytes to a buffer.
+/// Appends bytes to a buffer. Used by one thread at a time (a codec's encode).
 class FORAGE_API Writer {
  public:
+  /// Writes to the end of `bytes`, which must outlive the writer.
   explicit Writer(std::vector<std::byte>& bytes) noexcept : bytes_(bytes) {}
+  /// Appends `size` bytes from `data`. Throws std::bad_alloc when the buffer cannot grow.
   void write(const void* data, std::size_t size) {
     const auto* first = static_cast<const std::byte*>(data);
     bytes_.insert(bytes_.end(), first, first + size);
@@ -50,17 +55,19 @@ class FORAGE_API Writer {
   std::vector<std::byte>& bytes_;
 };
 
-// Reads bytes back in order; reading past the end throws MpiError (a codec whose decode does
-// not mirror its encode).
+/// Reads bytes back in order; reading past the end throws MpiError (a codec whose decode does
+/// not mirror its encode). Used by one thread at a time (a codec's decode).
 class FORAGE_API Reader {
  public:
+  /// Reads the `size` bytes at `data`, which must outlive the reader.
   Reader(const std::byte* data, std::size_t size) noexcept : data_(data), size_(size) {}
+  /// Copies the next `size` bytes to `out`. Throws MpiError past the end.
   void read(void* out, std::size_t size) {
     require(size);
     if (size != 0) std::memcpy(out, data_ + offset_, size);
     offset_ += size;
   }
-  // Throws unless `size` more bytes are there (a length read before its data).
+  /// Throws MpiError unless `size` more bytes are there (a length read before its data).
   void require(std::size_t size) const {
     if (size > size_ - offset_) {
       throw MpiError(
@@ -68,6 +75,7 @@ class FORAGE_API Reader {
           "Codec<T>::decode read exactly what Codec<T>::encode writes");
     }
   }
+  /// The bytes not read yet.
   std::size_t remaining() const noexcept { return size_ - offset_; }
 
  private:
@@ -76,12 +84,16 @@ class FORAGE_API Reader {
   std::size_t offset_ = 0;
 };
 
-// Not specialised: T has no codec (Encodable<T> is false).
+/// How a T travels between ranks: `static void encode(const T&, Writer&)` and
+/// `static T decode(Reader&)` (see forage/mpi/codec.hpp). Not specialised: T has no codec
+/// (Encodable<T> is false). The built-in codecs are stateless and thread-safe; decode throws
+/// MpiError on bytes that end too soon, and either may throw std::bad_alloc.
 template <class T>
 struct Codec {
-  static constexpr bool unspecialised = true;
+  static constexpr bool unspecialised = true;  ///< marks the primary template: no codec
 };
 
+/// Satisfied when Codec<T> has encode and decode: the types that may travel between ranks.
 template <class T>
 concept Encodable = requires(const T& value, Writer& out, Reader& in) {
   Codec<T>::encode(value, out);
@@ -123,22 +135,29 @@ constexpr void require_codec(const char* where) {
 
 }  // namespace detail
 
+/// Codec<T>::encode(value, out), for writing a member inside a codec; a type without a codec
+/// does not compile. Throws what the codec throws.
 template <class T>
 void encode(const T& value, Writer& out) {
   detail::require_codec<T>("forage::mpi::encode");
   Codec<T>::encode(value, out);
 }
 
+/// Codec<T>::decode(in), for reading a member inside a codec. Throws what the codec throws
+/// (MpiError past the end of the bytes).
 template <class T>
 T decode(Reader& in) {
   detail::require_codec<T>("forage::mpi::decode");
   return Codec<T>::decode(in);
 }
 
+/// Trivially copyable types (not pointers, pairs or tuples): their object representation.
 template <detail::RawBytes T>
 struct Codec<T> {
-  static constexpr bool bytewise = true;
+  static constexpr bool bytewise = true;  ///< vectors of T travel as one block
+  /// Writes the value's bytes.
   static void encode(const T& value, Writer& out) { out.write(&value, sizeof(T)); }
+  /// Reads the value's bytes back.
   static T decode(Reader& in) {
     T value;
     in.read(&value, sizeof(T));
@@ -146,13 +165,16 @@ struct Codec<T> {
   }
 };
 
+/// std::string: its length, then its characters.
 template <>
 struct Codec<std::string> {
+  /// Writes the length and the characters.
   static void encode(const std::string& value, Writer& out) {
     const std::size_t size = value.size();
     out.write(&size, sizeof size);
     out.write(value.data(), size);
   }
+  /// Reads a string encode() wrote.
   static std::string decode(Reader& in) {
     std::size_t size = 0;
     in.read(&size, sizeof size);
@@ -163,8 +185,10 @@ struct Codec<std::string> {
   }
 };
 
+/// std::vector of an Encodable type: its size, then its items (one block when T is bytewise).
 template <Encodable T, class A>
 struct Codec<std::vector<T, A>> {
+  /// Writes the size and the items.
   static void encode(const std::vector<T, A>& value, Writer& out) {
     const std::size_t size = value.size();
     out.write(&size, sizeof size);
@@ -174,6 +198,7 @@ struct Codec<std::vector<T, A>> {
       for (const T& item : value) Codec<T>::encode(item, out);
     }
   }
+  /// Reads a vector encode() wrote.
   static std::vector<T, A> decode(Reader& in) {
     std::size_t size = 0;
     in.read(&size, sizeof size);
@@ -190,23 +215,29 @@ struct Codec<std::vector<T, A>> {
   }
 };
 
+/// std::pair of Encodable types: first, then second.
 template <Encodable A, Encodable B>
 struct Codec<std::pair<A, B>> {
+  /// Writes first, then second.
   static void encode(const std::pair<A, B>& value, Writer& out) {
     Codec<A>::encode(value.first, out);
     Codec<B>::encode(value.second, out);
   }
+  /// Reads first, then second.
   static std::pair<A, B> decode(Reader& in) {
     A first = Codec<A>::decode(in);  // named: the order of evaluation is the order written
     return std::pair<A, B>(std::move(first), Codec<B>::decode(in));
   }
 };
 
+/// std::tuple of Encodable types: its elements in order.
 template <Encodable... T>
 struct Codec<std::tuple<T...>> {
+  /// Writes the elements in order.
   static void encode(const std::tuple<T...>& value, Writer& out) {
     std::apply([&out](const T&... items) { (Codec<T>::encode(items, out), ...); }, value);
   }
+  /// Reads the elements in order.
   static std::tuple<T...> decode(Reader& in) {
     // Braced initialisation evaluates left to right, as encode wrote.
     return std::tuple<T...>{Codec<T>::decode(in)...};
