@@ -44,12 +44,14 @@ TEST(Export, HeaderAndLibrarySeeTheSameCurrentTaskWhileAWaitingTaskHelps) {
   std::atomic<int> helped_saw_stop{-1};
   Future<bool> outer = pool.submit([&]() {
     outer_started.count_down();
+    // acquire: pairs with the release below, which comes after request_stop().
     while (!release.load(std::memory_order_acquire)) {
     }
     const bool outer_saw_stop = this_task::stop_requested();
     Promise<void> done;
     Future<void> helped = done.get_future();
     pool.spawn([&] {
+      // relaxed: read after outer.get(), which synchronizes with this task's end.
       helped_saw_stop.store(this_task::stop_requested() ? 1 : 0, std::memory_order_relaxed);
       done.set_value();
     });
@@ -58,7 +60,7 @@ TEST(Export, HeaderAndLibrarySeeTheSameCurrentTaskWhileAWaitingTaskHelps) {
   });
   outer_started.wait();
   outer.request_stop();
-  release.store(true, std::memory_order_release);
+  release.store(true, std::memory_order_release);  // publishes the stop request above
   EXPECT_TRUE(outer.get());
   EXPECT_EQ(helped_saw_stop.load(std::memory_order_relaxed), 0);
 }
